@@ -1,0 +1,1 @@
+"""The tcc compiler: driver, command-line tools, errors and targets."""

@@ -1,0 +1,44 @@
+"""Loading MLIR text into tcc's context, with errors as `IRError`s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._mlir import ir
+from .errors import InputError, IRError, format_location
+
+
+def new_context() -> ir.Context:
+    """A context with every upstream dialect and the train dialect registered."""
+    context = ir.Context()
+    context.allow_unregistered_dialects = False
+    return context
+
+
+def diagnostics_error(error: ir.MLIRError, filename: str | None) -> IRError:
+    """The first error of an MLIRError as an IRError at its location."""
+    diagnostics = list(error.error_diagnostics)
+    if not diagnostics:
+        return IRError(str(error), filename)
+    first = diagnostics[0]
+    return IRError(first.message, format_location(first.location, filename) or filename)
+
+
+def parse_module(text: str, filename: str, context: ir.Context) -> ir.Module:
+    """Parses and verifies `text`; errors name `filename`."""
+    try:
+        return ir.Module.parse(text, context=context)
+    except ir.MLIRError as error:
+        raise diagnostics_error(error, filename) from None
+
+
+def load_module(path: str | Path, context: ir.Context) -> ir.Module:
+    """Reads, parses and verifies an .mlir file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError("no such file", str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read file: {error}", str(path)) from None
+    return parse_module(text, str(path), context)

@@ -1,0 +1,1 @@
+"""MLIR dialects of tcc: the `train` dialect (ODS in include/, Python side here)."""

@@ -1,0 +1,61 @@
+//===- TrainDialect.td - the train dialect ------------------*- tablegen -*-===//
+//
+// The `train` dialect describes whole training programs: forward layers, losses,
+// the gradient ops that compile-time autodiff emits, and optimizer updates.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TCC_TRAIN_DIALECT
+#define TCC_TRAIN_DIALECT
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Train_Dialect : Dialect {
+  let name = "train";
+  let summary = "Training programs: forward, loss, backward and update.";
+  let description = [{
+    Ops work on ranked tensors with value semantics. Activations are NCHW,
+    convolution weights OIHW and linear weights [out, in] (PyTorch's layouts).
+    Each model parameter is a function argument carrying a `train.role`
+    attribute that says whether the training step updates it, and optionally
+    a `train.name`. A training step returns each updated parameter as a result
+    marked `train.updates = <argument index>`.
+  }];
+  let cppNamespace = "::mlir::train";
+  let useDefaultAttributePrinterParser = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Argument attribute: the training role of a parameter.
+    static constexpr ::llvm::StringLiteral getRoleAttrName() {
+      return ::llvm::StringLiteral("train.role");
+    }
+    /// Argument or result attribute: a user-facing name (e.g. `fc1.weight`).
+    static constexpr ::llvm::StringLiteral getNameAttrName() {
+      return ::llvm::StringLiteral("train.name");
+    }
+    /// Result attribute: index of the parameter argument this result updates.
+    static constexpr ::llvm::StringLiteral getUpdatesAttrName() {
+      return ::llvm::StringLiteral("train.updates");
+    }
+  }];
+}
+
+def Train_Role : I32EnumAttr<"Role", "training role of a model parameter", [
+    I32EnumAttrCase<"frozen", 0>,
+    I32EnumAttrCase<"trainable", 1>
+  ]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::train";
+}
+
+def Train_RoleAttr : EnumAttr<Train_Dialect, Train_Role, "role"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+class Train_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Train_Dialect, mnemonic, traits>;
+
+#endif // TCC_TRAIN_DIALECT

@@ -1,0 +1,88 @@
+//===- TrainDialect.cpp - train dialect registration ----------------------===//
+#include "tcc/Dialect/Train/TrainDialect.h"
+#include "tcc/Dialect/Train/TrainOps.h"
+
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::train;
+
+#include "tcc/Dialect/Train/TrainDialect.cpp.inc"
+#include "tcc/Dialect/Train/TrainEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "tcc/Dialect/Train/TrainAttrs.cpp.inc"
+
+void TrainDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "tcc/Dialect/Train/TrainAttrs.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "tcc/Dialect/Train/TrainOps.cpp.inc"
+      >();
+}
+
+LogicalResult TrainDialect::verifyRegionArgAttribute(Operation *op,
+                                                     unsigned regionIndex,
+                                                     unsigned argIndex,
+                                                     NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  if (name == getNameAttrName()) {
+    if (!isa<StringAttr>(attribute.getValue()))
+      return op->emitError() << "'" << name << "' of argument #" << argIndex
+                             << " must be a string";
+    return success();
+  }
+  if (name != getRoleAttrName())
+    return op->emitError() << "unknown train dialect argument attribute '"
+                           << name << "'";
+  if (!isa<RoleAttr>(attribute.getValue()))
+    return op->emitError() << "'" << name << "' of argument #" << argIndex
+                           << " must be a #train.role<...> attribute, got "
+                           << attribute.getValue();
+  if (!isa<RankedTensorType>(
+          op->getRegion(regionIndex).getArgument(argIndex).getType()))
+    return op->emitError() << "parameter argument #" << argIndex
+                           << " with a '" << name
+                           << "' must be a ranked tensor";
+  return success();
+}
+
+LogicalResult TrainDialect::verifyRegionResultAttribute(
+    Operation *op, unsigned regionIndex, unsigned resultIndex,
+    NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  if (name == getNameAttrName()) {
+    if (!isa<StringAttr>(attribute.getValue()))
+      return op->emitError() << "'" << name << "' of result #" << resultIndex
+                             << " must be a string";
+    return success();
+  }
+  if (name != getUpdatesAttrName())
+    return op->emitError() << "unknown train dialect result attribute '"
+                           << name << "'";
+  auto index = dyn_cast<IntegerAttr>(attribute.getValue());
+  auto function = dyn_cast<FunctionOpInterface>(op);
+  if (!index || !function)
+    return op->emitError() << "'" << name << "' of result #" << resultIndex
+                           << " must be an integer argument index";
+  int64_t arg = index.getInt();
+  if (arg < 0 || arg >= static_cast<int64_t>(function.getNumArguments()))
+    return op->emitError() << "'" << name << "' of result #" << resultIndex
+                           << " names argument #" << arg
+                           << ", which does not exist";
+  auto role = function.getArgAttrOfType<RoleAttr>(arg, getRoleAttrName());
+  if (!role || role.getValue() != Role::trainable)
+    return op->emitError() << "'" << name << "' of result #" << resultIndex
+                           << " names argument #" << arg
+                           << ", which is not a trainable parameter";
+  if (function.getArgument(arg).getType() !=
+      function.getResultTypes()[resultIndex])
+    return op->emitError() << "result #" << resultIndex
+                           << " updates argument #" << arg
+                           << " but their types differ";
+  return success();
+}

@@ -1,0 +1,55 @@
+"""tcc's passes, registered by flag. `tcc-opt` and the driver share this one
+registry; a pass module is imported only when its pass runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import typing
+
+from ..compiler.errors import InputError
+
+# flag -> (module, class). One file per pass, named like its flag.
+_REGISTRY = {
+    "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
+}
+
+
+def pass_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def pass_class(name: str) -> type:
+    module, cls = _REGISTRY[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def is_registered(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def create_pass(name: str, options: dict[str, str]):
+    """Instantiates pass `name` from `key=value` option strings."""
+    cls = pass_class(name)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, text in options.items():
+        attr = key.replace("-", "_")
+        if attr not in fields:
+            known = ", ".join(sorted(f.replace("_", "-") for f in fields)) or "none"
+            raise InputError(f"pass '{name}' has no option '{key}' (options: {known})")
+        values[attr] = _convert(name, key, text, hints[attr])
+    return cls(**values)
+
+
+def _convert(pass_name: str, key: str, text: str, kind: type):
+    try:
+        if kind is bool:
+            if text not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text in ("true", "1")
+        return kind(text)
+    except ValueError:
+        raise InputError(f"option '{key}' of pass '{pass_name}' expects "
+                         f"{kind.__name__}, got '{text}'") from None

@@ -1,0 +1,330 @@
+"""Reference semantics of the ``train`` dialect's ops, in plain numpy.
+
+This module is the oracle that generated code is checked against. Every op is
+one function of numpy arrays and keyword attributes that computes, accumulates
+and returns in the floating dtype of its inputs (float32 in, float32 out).
+Layouts follow PyTorch: activations NCHW, conv weights OIHW, linear weights
+[out, in]. Malformed arguments raise ``ValueError`` naming the problem.
+
+``OPS`` maps each op name ("train.linear", ...) to its function.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "linear", "conv2d", "add", "relu", "reshape", "cross_entropy",
+    "linear_grad_input", "linear_grad_weight", "bias_grad",
+    "conv2d_grad_input", "conv2d_grad_weight", "relu_grad",
+    "cross_entropy_grad", "sgd", "OPS",
+]
+
+
+# --------------------------------------------------------------------------
+# Argument checking
+# --------------------------------------------------------------------------
+
+def _float_array(name, a, ndim=None):
+    """Return ``a`` as an ndarray, checking it is floating point of rank ``ndim``."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"{name} must be a floating-point array, got dtype {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must have rank {ndim}, got shape {a.shape}")
+    return a
+
+
+def _same_dtype(**arrays):
+    """Check that all named arrays share one dtype."""
+    (first, a), *rest = arrays.items()
+    for name, other in rest:
+        if other.dtype != a.dtype:
+            raise ValueError(f"dtype mismatch: {first} is {a.dtype} but {name} is {other.dtype}")
+
+
+def _shape4(name, shape):
+    """Check ``shape`` is a 4-tuple of positive ints (an NCHW or OIHW shape)."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != 4 or min(shape) <= 0:
+        raise ValueError(f"{name} must be 4 positive sizes, got {shape}")
+    return shape
+
+
+def _pair(name, v, minimum):
+    """Normalize an int or 2-sequence attribute to a pair of ints >= ``minimum``."""
+    pair = (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(e) for e in v)
+    if len(pair) != 2 or min(pair) < minimum:
+        raise ValueError(f"{name} must be an int or a pair of ints >= {minimum}, got {v!r}")
+    return pair
+
+
+def _conv_geometry(x_shape, w_shape, stride, padding, dilation, groups):
+    """Validate a convolution; return (stride, padding, dilation, (OH, OW))."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = w_shape
+    stride = _pair("stride", stride, 1)
+    padding = _pair("padding", padding, 0)
+    dilation = _pair("dilation", dilation, 1)
+    if int(groups) != groups or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if c % groups or o % groups:
+        raise ValueError(f"groups={groups} must divide both the input channels ({c}) "
+                         f"and the output channels ({o})")
+    if cg != c // groups:
+        raise ValueError(f"weight shape {w_shape} has {cg} input channels per group, "
+                         f"expected {c} / groups={groups} = {c // groups}")
+    out = []
+    for size, k, s, p, d in zip((h, w), (kh, kw), stride, padding, dilation):
+        span = d * (k - 1) + 1
+        if size + 2 * p < span:
+            raise ValueError(f"dilated kernel extent {span} exceeds the padded input size "
+                             f"{size + 2 * p} (input {x_shape}, weight {w_shape})")
+        out.append((size + 2 * p - span) // s + 1)
+    return stride, padding, dilation, tuple(out)
+
+
+def _check_grad_output(dy, n, o, out_hw):
+    """Check that dy has the [N, O, OH, OW] shape of the convolution's output."""
+    expected = (n, o, *out_hw)
+    if dy.shape != expected:
+        raise ValueError(f"grad_output shape {dy.shape} does not match the convolution "
+                         f"output shape {expected}")
+
+
+def _check_labels(logits, labels):
+    """Validate [N, C] logits against [N] integer labels in [0, C)."""
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be an integer array, got dtype {labels.dtype}")
+    n, c = logits.shape
+    if labels.shape != (n,):
+        raise ValueError(f"labels shape {labels.shape} does not match logits batch size {n}")
+    if n == 0:
+        raise ValueError("cross entropy needs a non-empty batch")
+    if labels.min() < 0 or labels.max() >= c:
+        raise ValueError(f"labels must lie in [0, {c}), got range "
+                         f"[{labels.min()}, {labels.max()}]")
+    return labels
+
+
+# --------------------------------------------------------------------------
+# im2col
+# --------------------------------------------------------------------------
+
+def _im2col(x, kernel, stride, padding, dilation):
+    """View of the zero-padded x [N,C,H,W] as columns [N, C, OH, OW, KH, KW]."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def _grouped_cols(cols, groups):
+    """Columns [N,C,OH,OW,KH,KW] -> matrices [G, N*OH*OW, C/G*KH*KW]."""
+    n, c, oh, ow, kh, kw = cols.shape
+    cols = cols.reshape(n, groups, c // groups, oh, ow, kh, kw)
+    return cols.transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * oh * ow, -1)
+
+
+def _grouped_dy(dy, groups):
+    """Output gradient [N,O,OH,OW] -> matrices [G, N*OH*OW, O/G]."""
+    n, o, oh, ow = dy.shape
+    return dy.reshape(n, groups, o // groups, oh, ow).transpose(1, 0, 3, 4, 2).reshape(
+        groups, n * oh * ow, o // groups)
+
+
+# --------------------------------------------------------------------------
+# Forward ops
+# --------------------------------------------------------------------------
+
+def linear(x, w, b=None):
+    """Fully connected layer: y[N,M] = x[N,K] @ w[M,K].T + b[M]."""
+    x, w = _float_array("x", x, 2), _float_array("w", w, 2)
+    _same_dtype(x=x, w=w)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"linear: x shape {x.shape} and weight shape {w.shape} disagree "
+                         f"on the input features")
+    y = x @ w.T
+    if b is not None:
+        b = _float_array("b", b, 1)
+        _same_dtype(x=x, b=b)
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias shape {b.shape} does not match the "
+                             f"{w.shape[0]} output features")
+        y += b
+    return y
+
+
+def conv2d(x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """2-D cross-correlation with zero padding and G groups (NCHW x, OIHW w):
+    y[n,o,i,j] = b[o] + sum_{c,ki,kj} xpad[n, g*C/G + c, i*s + ki*d, j*s + kj*d] * w[o,c,ki,kj]."""
+    x, w = _float_array("x", x, 4), _float_array("w", w, 4)
+    _same_dtype(x=x, w=w)
+    stride, padding, dilation, (oh, ow) = _conv_geometry(
+        x.shape, w.shape, stride, padding, dilation, groups)
+    n, o = x.shape[0], w.shape[0]
+    cols = _grouped_cols(_im2col(x, w.shape[2:], stride, padding, dilation), groups)
+    wmat = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)      # [G, C/G*KH*KW, O/G]
+    y = np.matmul(cols, wmat)                                          # [G, N*OH*OW, O/G]
+    y = np.ascontiguousarray(
+        y.reshape(groups, n, oh, ow, o // groups).transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow))
+    if b is not None:
+        b = _float_array("b", b, 1)
+        _same_dtype(x=x, b=b)
+        if b.shape != (o,):
+            raise ValueError(f"conv2d: bias shape {b.shape} does not match the {o} output channels")
+        y += b[:, None, None]
+    return y
+
+
+def add(a, b):
+    """Element-wise sum a + b of two arrays of identical shape and dtype."""
+    a, b = _float_array("a", a), _float_array("b", b)
+    _same_dtype(a=a, b=b)
+    if a.shape != b.shape:
+        raise ValueError(f"add: shape mismatch {a.shape} vs {b.shape}")
+    return a + b
+
+
+def relu(x):
+    """Rectified linear unit: y = max(x, 0)."""
+    x = _float_array("x", x)
+    return np.maximum(x, 0)
+
+
+def reshape(x, shape):
+    """Row-major reinterpretation of x with the static shape ``shape`` (same element count)."""
+    x = _float_array("x", x)
+    shape = tuple(int(d) for d in shape)
+    if min(shape, default=0) < 0 or int(np.prod(shape)) != x.size:
+        raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) to {shape}")
+    return x.reshape(shape)
+
+
+def cross_entropy(logits, labels):
+    """Mean softmax cross-entropy, a 0-d array:
+    (1/N) sum_n logsumexp(x[n,:]) - x[n, label[n]], with the row max subtracted for stability."""
+    x = _float_array("logits", logits, 2)
+    labels = _check_labels(x, labels)
+    m = x.max(axis=1)
+    lse = m + np.log(np.exp(x - m[:, None]).sum(axis=1))
+    losses = lse - x[np.arange(x.shape[0]), labels]
+    return np.asarray(losses.sum() / x.shape[0], dtype=x.dtype)
+
+
+# --------------------------------------------------------------------------
+# Gradient ops
+# --------------------------------------------------------------------------
+
+def linear_grad_input(dy, w):
+    """Input gradient of linear: dx[N,K] = dy[N,M] @ w[M,K]."""
+    dy, w = _float_array("dy", dy, 2), _float_array("w", w, 2)
+    _same_dtype(dy=dy, w=w)
+    if dy.shape[1] != w.shape[0]:
+        raise ValueError(f"linear_grad_input: dy shape {dy.shape} does not match the "
+                         f"{w.shape[0]} output features of weight shape {w.shape}")
+    return dy @ w
+
+
+def linear_grad_weight(dy, x):
+    """Weight gradient of linear: dW[M,K] = dy[N,M].T @ x[N,K]."""
+    dy, x = _float_array("dy", dy, 2), _float_array("x", x, 2)
+    _same_dtype(dy=dy, x=x)
+    if dy.shape[0] != x.shape[0]:
+        raise ValueError(f"linear_grad_weight: batch size mismatch, dy shape {dy.shape} "
+                         f"vs x shape {x.shape}")
+    return dy.T @ x
+
+
+def bias_grad(dy):
+    """Bias gradient: db[C] = sum of dy over every axis except axis 1 (the channel)."""
+    dy = _float_array("dy", dy)
+    if dy.ndim < 2:
+        raise ValueError(f"bias_grad: dy must have rank >= 2, got shape {dy.shape}")
+    return dy.sum(axis=(0, *range(2, dy.ndim)))
+
+
+def conv2d_grad_input(dy, w, *, input_shape, stride=(1, 1), padding=(0, 0),
+                      dilation=(1, 1), groups=1):
+    """Input gradient of conv2d (adjoint of im2col): dx[n,c,h,w] = sum of dy[n,o,i,j] * w[o,c%C/G,ki,kj]
+    over o in c's group and i,j,ki,kj with h = i*s + ki*d - p, w = j*s + kj*d - p."""
+    dy, w = _float_array("dy", dy, 4), _float_array("w", w, 4)
+    _same_dtype(dy=dy, w=w)
+    input_shape = _shape4("input_shape", input_shape)
+    (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _conv_geometry(
+        input_shape, w.shape, stride, padding, dilation, groups)
+    n, c, h, wd = input_shape
+    o, _, kh, kw = w.shape
+    _check_grad_output(dy, n, o, (oh, ow))
+    wmat = w.reshape(groups, o // groups, -1)                          # [G, O/G, C/G*KH*KW]
+    dcols = np.matmul(_grouped_dy(dy, groups), wmat)                   # [G, N*OH*OW, C/G*KH*KW]
+    dcols = dcols.reshape(groups, n, oh, ow, c // groups, kh, kw).transpose(
+        1, 0, 4, 2, 3, 5, 6).reshape(n, c, oh, ow, kh, kw)
+    dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=dy.dtype)
+    for ki in range(kh):
+        for kj in range(kw):
+            dxp[:, :, ki * dh: ki * dh + sh * (oh - 1) + 1: sh,
+                      kj * dw: kj * dw + sw * (ow - 1) + 1: sw] += dcols[..., ki, kj]
+    return dxp[:, :, ph: ph + h, pw: pw + wd].copy()
+
+
+def conv2d_grad_weight(dy, x, *, weight_shape, stride=(1, 1), padding=(0, 0),
+                       dilation=(1, 1), groups=1):
+    """Weight gradient of conv2d, dy contracted with the im2col columns of x:
+    dW[o,c,ki,kj] = sum_{n,i,j} dy[n,o,i,j] * xpad[n, g*C/G + c, i*s + ki*d, j*s + kj*d]."""
+    dy, x = _float_array("dy", dy, 4), _float_array("x", x, 4)
+    _same_dtype(dy=dy, x=x)
+    weight_shape = _shape4("weight_shape", weight_shape)
+    stride, padding, dilation, out_hw = _conv_geometry(
+        x.shape, weight_shape, stride, padding, dilation, groups)
+    _check_grad_output(dy, x.shape[0], weight_shape[0], out_hw)
+    cols = _grouped_cols(_im2col(x, weight_shape[2:], stride, padding, dilation), groups)
+    dw = np.matmul(_grouped_dy(dy, groups).transpose(0, 2, 1), cols)   # [G, O/G, C/G*KH*KW]
+    return dw.reshape(weight_shape)
+
+
+def relu_grad(dy, y):
+    """Gradient of relu from its output: dx = dy where y > 0, else 0."""
+    dy, y = _float_array("dy", dy), _float_array("y", y)
+    _same_dtype(dy=dy, y=y)
+    if dy.shape != y.shape:
+        raise ValueError(f"relu_grad: shape mismatch, dy {dy.shape} vs y {y.shape}")
+    return np.where(y > 0, dy, dy.dtype.type(0))
+
+
+def cross_entropy_grad(logits, labels):
+    """Gradient of mean cross-entropy w.r.t. the logits: (softmax(x) - onehot(labels)) / N."""
+    x = _float_array("logits", logits, 2)
+    labels = _check_labels(x, labels)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    g = e / e.sum(axis=1, keepdims=True)
+    g[np.arange(x.shape[0]), labels] -= 1
+    g /= x.shape[0]
+    return g
+
+
+# --------------------------------------------------------------------------
+# Optimizer ops
+# --------------------------------------------------------------------------
+
+def sgd(param, grad, *, lr, weight_decay=0.0):
+    """One SGD step, p' = p - lr * (g + weight_decay * p), in the param's dtype
+    (lr and weight_decay are cast to it; the decay term is skipped when weight_decay is 0)."""
+    p, g = _float_array("param", param), _float_array("grad", grad)
+    _same_dtype(param=p, grad=g)
+    if p.shape != g.shape:
+        raise ValueError(f"sgd: shape mismatch, param {p.shape} vs grad {g.shape}")
+    if weight_decay:
+        g = g + p.dtype.type(weight_decay) * p
+    return p - p.dtype.type(lr) * g
+
+
+OPS: dict[str, Callable] = {
+    f"train.{fn.__name__}": fn
+    for fn in (linear, conv2d, add, relu, reshape, cross_entropy,
+               linear_grad_input, linear_grad_weight, bias_grad,
+               conv2d_grad_input, conv2d_grad_weight, relu_grad,
+               cross_entropy_grad, sgd)
+}
