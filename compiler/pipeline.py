@@ -85,8 +85,9 @@ def _run_upstream(module: ir.Module, elements: list[str], filename: str | None) 
     try:
         manager = passmanager.PassManager.parse(text, context=module.context)
     except ValueError as error:
-        reason = str(error).splitlines()[-1].strip() if str(error) else "cannot parse"
-        raise InputError(f"unknown pass or bad pipeline '{','.join(elements)}': {reason}") from None
+        lines = [line for line in str(error).splitlines() if "error:" in line]
+        reason = lines[0].split("error:", 1)[1].strip() if lines else "cannot parse"
+        raise InputError(f"bad pass pipeline '{','.join(elements)}': {reason}") from None
     try:
         manager.run(module.operation)
     except ir.MLIRError as error:

@@ -1,0 +1,160 @@
+"""The compiler driver: the whole job behind `tcc`, as functions.
+
+load → derive the training step (if the model has none) → render a target
+project → optionally build and train on the device, checking the losses
+against the reference interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._mlir import ir
+from ..dialects import train
+from ..runtime import cortex_m_runner, interpreter
+from .errors import BuildError, InputError, RunError, UnsupportedError
+from .example_data import digits_batches, load_training_data
+from .parameters import default_parameters, load_parameters, parameter_indices
+from .pipeline import run_pipeline
+from .source import load_module, new_context
+from .targets import cortex_m
+
+
+@dataclass
+class TrainingOptions:
+    """How the training step is derived and initialised."""
+
+    lr: float = 0.05
+    weight_decay: float = 0.0
+    weights: Path | None = None
+    seed: int = 0
+    forward: str = "forward"
+    step: str = "train_step"
+
+
+@dataclass
+class TrainableModel:
+    """A module holding forward and train_step, plus initial parameter values."""
+
+    module: ir.Module
+    parameters: dict[int, np.ndarray]
+    options: TrainingOptions
+    context: ir.Context = field(repr=False, default=None)
+
+    @property
+    def forward(self):
+        return interpreter.find_function(self.module, self.options.forward)
+
+    def input_shape(self) -> list[int]:
+        forward = self.forward
+        data = [i for i in range(len(forward.entry_block.arguments))
+                if i not in self.parameters]
+        return list(ir.RankedTensorType(forward.entry_block.arguments[data[0]].type).shape)
+
+    def num_classes(self) -> int:
+        ops = self.forward.entry_block.operations
+        return list(ir.RankedTensorType(ops[len(ops) - 1].operands[0].type).shape)[-1]
+
+
+def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
+    """Loads a model and derives its training step unless it already has one."""
+    context = new_context()
+    module = load_module(path, context)
+    names = [op.sym_name.value for op in module.body.operations if hasattr(op, "sym_name")]
+    if options.step not in names:
+        run_pipeline(module, [f"train-autodiff{{forward={options.forward} step={options.step} "
+                              f"lr={options.lr!r} weight-decay={options.weight_decay!r}}}"],
+                     str(path))
+    forward = interpreter.find_function(module, options.forward)
+    if options.weights:
+        parameters = load_parameters(forward, options.weights)
+    else:
+        parameters = default_parameters(forward, options.seed)
+    return TrainableModel(module, parameters, options, context)
+
+
+def compile_cortex_m(model: TrainableModel, target_name: str, out: Path) -> dict:
+    """Writes the C project for a Cortex-M target; returns its memory report."""
+    if target_name not in cortex_m.TARGETS:
+        raise InputError(f"unknown target '{target_name}' (expected one of: "
+                         f"{', '.join(sorted(cortex_m.TARGETS))})")
+    renderer = cortex_m.CortexMRenderer(model.module, model.parameters,
+                                        model.options.forward, model.options.step)
+    return cortex_m.write_project(renderer, cortex_m.TARGETS[target_name], out)
+
+
+def training_batches(model: TrainableModel, steps: int,
+                     data: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    shape = model.input_shape()
+    if data:
+        return load_training_data(data, shape, shape[0], steps)
+    return digits_batches(shape, model.num_classes(), steps, model.options.seed)
+
+
+def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Losses of the same training run in the reference interpreter."""
+    step = interpreter.find_function(model.module, model.options.step)
+    arity = len(step.entry_block.arguments)
+    params = dict(model.parameters)
+    trainable = [i for i in parameter_indices(model.forward)
+                 if train.arg_role(model.forward, i) == "trainable"]
+    data_index = next(i for i in range(arity - 1) if i not in params)
+    losses = []
+    for x, y in zip(inputs, labels):
+        args = [None] * arity
+        args[data_index], args[arity - 1] = x, y
+        for index, value in params.items():
+            args[index] = value
+        results = interpreter.run_function(model.module, model.options.step, args)
+        losses.append(float(results[0]))
+        params.update(zip(trainable, results[1:]))
+    return losses
+
+
+def train_on_device(project: Path, target_name: str, inputs: np.ndarray, labels: np.ndarray,
+                    *, host: bool = False) -> list[float]:
+    """Builds the project, runs it (qemu or host) on the batches, returns its losses."""
+    cpu = cortex_m.TARGETS[target_name].cpu
+    cortex_m_runner.write_train_data(project / "train_data.bin", inputs, labels)
+    try:
+        program = cortex_m_runner.build(project, host=host, cpu=cpu)
+    except cortex_m_runner.BuildError as error:
+        raise BuildError("the generated project did not build", str(project),
+                         output=error.output) from None
+    except cortex_m_runner.ToolchainError as error:
+        raise UnsupportedError(str(error)) from None
+    if host:
+        result = cortex_m_runner.run_host(program, cwd=project)
+    else:
+        result = cortex_m_runner.run_qemu(program, cwd=project, cpu=cpu)
+    if result.exit_code != 0:
+        detail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RunError(f"the program exited with code {result.exit_code}: {detail[0]}",
+                       str(program))
+    losses = cortex_m_runner.parse_losses(result.stdout)
+    if len(losses) != len(inputs):
+        raise RunError(f"expected {len(inputs)} losses, the program printed {len(losses)}",
+                       str(program))
+    return losses
+
+
+def run_function_file(path: Path, function: str, inputs: Path, output: Path,
+                      options: TrainingOptions) -> list[str]:
+    """`tcc run`: executes one function in the reference interpreter; returns result names."""
+    model = prepare(path, options) if function == options.step else None
+    module = model.module if model else load_module(path, new_context())
+    target = interpreter.find_function(module, function)
+    try:
+        with np.load(inputs) as data:
+            arrays = dict(data)
+    except FileNotFoundError:
+        raise InputError("no such file", str(inputs)) from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read inputs: {error}", str(inputs)) from None
+    results = interpreter.run_function(module, function, interpreter.bind_inputs(target, arrays))
+    names = interpreter.result_names(module, function)
+    np.savez(output, **dict(zip(names, results)))
+    return names

@@ -1,0 +1,99 @@
+"""Cortex-M targets: a self-contained C project (model, kernels, start-up code,
+STM32F746 linker script, Makefile, training harness) built with
+arm-none-eabi-gcc and run under qemu."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ...dialects import train
+from ..errors import InputError
+from .c_renderer import CRenderer
+
+PROJECT_MARKER = ".tcc-project"
+RUNTIME_FILES = ["startup.c", "semihost.c", "semihost.h", "stm32f746.ld", "main.c"]
+KERNEL_FILES = ["tcc_kernels.c", "tcc_kernels.h"]
+
+
+@dataclass(frozen=True)
+class CortexMTarget:
+    """One Cortex-M core: its name on the command line and its compiler CPU."""
+
+    name: str
+    cpu: str
+    ram_bytes: int = 320 * 1024
+    flash_bytes: int = 1024 * 1024
+
+
+TARGETS = {t.name: t for t in (CortexMTarget("cortex-m7", "cortex-m7"),
+                               CortexMTarget("cortex-m4", "cortex-m4"))}
+
+
+class CortexMRenderer(CRenderer):
+    """The host C renderer as is: the kernels are portable C99."""
+
+
+def prepare_output_dir(out: Path) -> None:
+    """Creates `out`, refusing to write into a non-empty directory tcc did not make."""
+    if out.exists():
+        if not out.is_dir():
+            raise InputError("output path exists and is not a directory", str(out))
+        if any(out.iterdir()) and not (out / PROJECT_MARKER).exists():
+            raise InputError("output directory is not empty and was not made by tcc; "
+                             "choose another -o", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def write_project(renderer: CRenderer, target: CortexMTarget, out: Path) -> dict:
+    """Writes the C project into `out`; returns the memory report."""
+    prepare_output_dir(out)
+    files = renderer.render()
+    runtime = resources.files("tcc.runtime") / "cortex_m"
+    kernels = resources.files("tcc.kernels") / "c"
+    for name in RUNTIME_FILES:
+        files[name] = (runtime / name).read_text()
+    for name in KERNEL_FILES:
+        files[name] = (kernels / name).read_text()
+    files["Makefile"] = (runtime / "Makefile.in").read_text().replace(
+        "CPU = cortex-m7", f"CPU = {target.cpu}", 1)
+    report = memory_report(renderer, target)
+    files["memory_report.json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    files["memory_report.txt"] = format_report(report)
+    for name, text in sorted(files.items()):
+        (out / name).write_text(text)
+    (out / PROJECT_MARKER).write_text(f"target {target.name}\n")
+    return report
+
+
+def memory_report(renderer: CRenderer, target: CortexMTarget) -> dict:
+    def role(index: int) -> str | None:
+        return train.arg_role(renderer.forward, index)
+
+    trainable = sum(a.nbytes for i, a in renderer.parameters.items() if role(i) == "trainable")
+    frozen = sum(a.nbytes for i, a in renderer.parameters.items() if role(i) != "trainable")
+    return {
+        "target": target.name,
+        "arena_bytes": renderer.arena_bytes,
+        "train_step_arena_bytes": renderer.step_plan.arena_bytes,
+        "train_step_lower_bound_bytes": renderer.step_plan.lower_bound,
+        "infer_arena_bytes": renderer.infer_plan.arena_bytes,
+        "trainable_parameter_bytes": trainable,
+        "frozen_parameter_bytes": frozen,
+        "ram_bytes": target.ram_bytes,
+    }
+
+
+def format_report(report: dict) -> str:
+    rows = [("target", report["target"]),
+            ("arena (static, SRAM)", f"{report['arena_bytes']} B"),
+            ("  train_step peak", f"{report['train_step_arena_bytes']} B "
+                                  f"(liveness lower bound {report['train_step_lower_bound_bytes']} B)"),
+            ("  infer peak", f"{report['infer_arena_bytes']} B"),
+            ("trainable parameters (SRAM)", f"{report['trainable_parameter_bytes']} B"),
+            ("frozen parameters (flash)", f"{report['frozen_parameter_bytes']} B")]
+    width = max(len(name) for name, _ in rows)
+    return "".join(f"{name:<{width}}  {value}\n" for name, value in rows)
