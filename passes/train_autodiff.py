@@ -123,7 +123,7 @@ class _StepBuilder:
             clone = ir.Operation.create(
                 op.operation.name, results=[r.type for r in op.results],
                 operands=[values[v] for v in op.operands],
-                attributes={a.name: a.attr for a in op.attributes}, loc=op.location)
+                attributes=dict(op.attributes.items()), loc=op.location)
             for old, new in zip(op.results, clone.results):
                 values[old] = new
         raise PassError("forward function has no return", str(self.forward.location))

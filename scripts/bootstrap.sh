@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything tcc needs on a fresh Debian/Ubuntu machine, then tcc itself.
+#   bash scripts/bootstrap.sh          the compiler, ARM toolchain and qemu
+#   bash scripts/bootstrap.sh --test   also the test tools (torch 2.13.0 CPU, lit, FileCheck)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+apt_packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm make)
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "bootstrap: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+pip() { "$PYTHON" -m pip install -q --disable-pip-version-check "$@"; }
+if [ "${1:-}" = "--test" ]; then
+  # torch first and pinned: an unpinned torch requirement would pull CUDA wheels.
+  pip torch==2.13.0
+  pip "pytest>=7" "lit>=18" "filecheck>=1.0"
+fi
+pip -r scripts/build-requirements.txt
+pip "numpy>=1.24" scikit-learn
+pip --no-build-isolation --no-deps -e .
+command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+echo "bootstrap: tcc is installed ($("$PYTHON" -c 'import tcc; print(tcc.__file__)'))"

@@ -1,0 +1,36 @@
+# -*- Python -*-
+# lit configuration of tcc's FileCheck tests: `lit -v test/` from the repo root.
+
+import os
+import shutil
+import sys
+import sysconfig
+
+import lit.formats
+
+config.name = "tcc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".py"]
+config.test_source_root = os.path.dirname(__file__)
+# Output/ directories under test/ are gitignored.
+config.test_exec_root = config.test_source_root
+# pytest tests live in test/python; Inputs/ hold files that RUN lines read.
+config.excludes = ["python", "lit.cfg.py", "Inputs"]
+
+# tcc-opt, tcc and filecheck are console scripts of the current Python.
+scripts = sysconfig.get_path("scripts")
+python_dir = os.path.dirname(sys.executable)
+path = os.pathsep.join(
+    [scripts, python_dir] + [os.environ.get("PATH", "")]
+)
+config.environment["PATH"] = path
+for name in ("HOME",):
+    if name in os.environ:
+        config.environment[name] = os.environ[name]
+
+# FileCheck via the filecheck package.
+filecheck = shutil.which("filecheck", path=path)
+filecheck_command = filecheck if filecheck else f"{sys.executable} -m filecheck"
+
+config.substitutions.append(("%PYTHON", sys.executable))
+config.substitutions.append(("FileCheck", filecheck_command))

@@ -1,0 +1,136 @@
+"""The `tcc` command line: the Cortex-M7 path end to end, and clear errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tcc.compiler import driver
+from tcc.runtime.cortex_m_runner import parse_losses
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MLP = EXAMPLES / "mlp.mlir"
+needs_arm = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+
+
+def tcc(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tcc.compiler.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def losses_of(stdout: str) -> list[float]:
+    return [float(line.split()[-1]) for line in stdout.splitlines() if line.startswith("step")]
+
+
+@needs_arm
+def test_cortex_m7_training_matches_reference_interpreter(tmp_path):
+    result = tcc("--target=cortex-m7", MLP, "-o", tmp_path / "out", "--run", "--lr", "0.5")
+    assert result.returncode == 0, result.stderr
+    losses = losses_of(result.stdout)
+    assert len(losses) == 20
+    model = driver.prepare(MLP, driver.TrainingOptions(lr=0.5))
+    inputs, labels = driver.training_batches(model, 20, None)
+    expected = driver.reference_losses(model, inputs, labels)
+    # The printed losses are rounded to 6 decimals; the device's own are checked below.
+    np.testing.assert_allclose(losses, expected, rtol=1e-4)
+    device = driver.train_on_device(tmp_path / "out", "cortex-m7", inputs, labels)
+    np.testing.assert_allclose(device, expected, rtol=1e-4)
+    host = driver.train_on_device(tmp_path / "out", "cortex-m7", inputs, labels, host=True)
+    np.testing.assert_allclose(host, device, rtol=1e-5)
+    assert losses[-1] < losses[0]
+
+
+@needs_arm
+def test_cortex_m4_builds_and_runs(tmp_path):
+    result = tcc("--target=cortex-m4", MLP, "-o", tmp_path / "m4", "--run", "--steps", "3")
+    assert result.returncode == 0, result.stderr
+    assert len(losses_of(result.stdout)) == 3
+
+
+def test_project_files_and_report(tmp_path):
+    result = tcc(MLP, "-o", tmp_path / "p")
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in (tmp_path / "p").iterdir()}
+    assert {"model.h", "model.c", "Makefile", "stm32f746.ld", "startup.c", "main.c",
+            "tcc_kernels.c", "memory_report.txt", "memory_report.json"} <= names
+    header = (tmp_path / "p" / "model.h").read_text()
+    for api in ("tcc_model_init", "tcc_model_infer", "tcc_model_train_step"):
+        assert api in header
+
+
+def test_output_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        assert tcc(MLP, "-o", tmp_path / name).returncode == 0
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_refuses_to_overwrite_foreign_directory(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    result = tcc(MLP, "-o", tmp_path / "mine")
+    assert result.returncode == 1
+    assert "not made by tcc" in result.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_run_subcommand_uses_the_interpreter(tmp_path):
+    rng = np.random.default_rng(0)
+    model = driver.prepare(MLP, driver.TrainingOptions())
+    arrays = {"arg0": rng.standard_normal((8, 64)).astype(np.float32),
+              "labels": rng.integers(0, 10, 8).astype(np.int32)}
+    arrays.update({f"arg{i}": v for i, v in model.parameters.items()})
+    np.savez(tmp_path / "in.npz", **arrays)
+    result = tcc("run", MLP, "--function", "train_step", "--inputs", tmp_path / "in.npz",
+                 "-o", tmp_path / "out.npz")
+    assert result.returncode == 0, result.stderr
+    with np.load(tmp_path / "out.npz") as out:
+        assert set(out) == {"loss", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+        assert out["loss"].shape == ()
+
+
+BAD_INPUTS = {
+    "malformed": ("func.func @forward(%x: tensor<8x64xf32> {\n}\n", ":2:"),
+    "unknown_op": ("func.func @forward(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {\n"
+                   "  %y = train.frobnicate %x : tensor<8x64xf32>\n"
+                   "  return %y : tensor<8x64xf32>\n}\n", ":2:"),
+    "shape_mismatch": ("func.func @forward(%x: tensor<8x64xf32>, %w: tensor<10x32xf32>) "
+                       "-> tensor<8x10xf32> {\n"
+                       "  %y = train.linear %x, %w : (tensor<8x64xf32>, tensor<10x32xf32>)"
+                       " -> tensor<8x10xf32>\n  return %y : tensor<8x10xf32>\n}\n", ":2:"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_models_give_one_line_errors(tmp_path, case):
+    text, where = BAD_INPUTS[case]
+    model = tmp_path / f"{case}.mlir"
+    model.write_text(text)
+    result = tcc(model, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{model}{where}") and "error:" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.mlir", "-o", "out"], "missing.mlir: error: no such file"),
+    ([MLP, "-o", "out", "--target=riscv"], "unknown target 'riscv'"),
+    ([MLP, "-o", "out", "--bogus"], "unrecognized arguments: --bogus"),
+    ([MLP], "required: -o/--output"),
+    ([MLP, "-o", "out", "--run", "--data", "missing.npz"], "missing.npz: error: no such file"),
+])
+def test_bad_invocations_give_one_line_errors(tmp_path, args, message):
+    result = tcc(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
