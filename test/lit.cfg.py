@@ -14,19 +14,17 @@ config.suffixes = [".mlir", ".py"]
 config.test_source_root = os.path.dirname(__file__)
 # Output/ directories under test/ are gitignored.
 config.test_exec_root = config.test_source_root
-# pytest tests live in test/python; Inputs/ hold files that RUN lines read.
-config.excludes = ["python", "lit.cfg.py", "Inputs"]
+# pytest tests live in test/python (run_suite.py runs both suites); Inputs/
+# hold files that RUN lines read.
+config.excludes = ["python", "lit.cfg.py", "Inputs", "run_suite.py"]
 
 # tcc-opt, tcc and filecheck are console scripts of the current Python.
 scripts = sysconfig.get_path("scripts")
 python_dir = os.path.dirname(sys.executable)
-path = os.pathsep.join(
-    [scripts, python_dir] + [os.environ.get("PATH", "")]
-)
+path = os.pathsep.join([scripts, python_dir, os.environ.get("PATH", "")])
 config.environment["PATH"] = path
-for name in ("HOME",):
-    if name in os.environ:
-        config.environment[name] = os.environ[name]
+if "HOME" in os.environ:
+    config.environment["HOME"] = os.environ["HOME"]
 
 # FileCheck via the filecheck package.
 filecheck = shutil.which("filecheck", path=path)

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_lit(report: Path) -> tuple[int, int, int]:
-    subprocess.run([sys.executable, "-m", "lit", "-sv", str(ROOT / "test"), "-o", str(report)],
+    lit = "import sys; from lit.main import main; sys.exit(main())"
+    subprocess.run([sys.executable, "-c", lit, "-sv", str(ROOT / "test"), "-o", str(report)],
                    cwd=ROOT, stdin=subprocess.DEVNULL)
     if not report.exists():
         return 0, 1, 0  # lit itself failed to run

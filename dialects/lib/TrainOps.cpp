@@ -52,10 +52,12 @@ LogicalResult expectDim(Operation *op, int64_t got, int64_t expected,
   return success();
 }
 
-/// Output size of one spatial dimension of a convolution.
+/// Output size of one spatial dimension of a convolution, or 0 when the
+/// dilated kernel is larger than the padded input.
 int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
                        int64_t padding, int64_t dilation) {
-  return (in + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
+  int64_t room = in + 2 * padding - dilation * (kernel - 1) - 1;
+  return room < 0 ? 0 : room / stride + 1;
 }
 
 /// Verifies a convolution relating an NCHW activation, an OIHW weight and an
@@ -267,10 +269,10 @@ LogicalResult Conv2dGradWeightOp::verify() {
 }
 
 LogicalResult SGDOp::verify() {
-  if (getLr().convertToFloat() <= 0.0f)
+  if (!(getLr().convertToFloat() > 0.0f))
     return emitOpError() << "expected a positive learning rate, got "
                          << getLr().convertToFloat();
-  if (getWeightDecay().convertToFloat() < 0.0f)
+  if (!(getWeightDecay().convertToFloat() >= 0.0f))
     return emitOpError() << "expected weight_decay >= 0, got "
                          << getWeightDecay().convertToFloat();
   return success();

@@ -295,6 +295,15 @@ func.func @conv2d_dilated_kernel_too_large(%x: tensor<1x3x4x4xf32>, %w: tensor<4
   return %0 : tensor<1x4x1x1xf32>
 }
 
+// -----
+
+// With stride 2 the division must not round a negative size up to 1.
+func.func @conv2d_strided_kernel_too_large(%x: tensor<1x1x2x2xf32>, %w: tensor<1x1x3x3xf32>) -> tensor<1x1x1x1xf32> {
+  // expected-error @+1 {{'train.conv2d' op kernel does not fit the padded input}}
+  %0 = train.conv2d %x, %w stride [2, 2] : (tensor<1x1x2x2xf32>, tensor<1x1x3x3xf32>) -> tensor<1x1x1x1xf32>
+  return %0 : tensor<1x1x1x1xf32>
+}
+
 //===----------------------------------------------------------------------===//
 // add, relu, reshape
 //===----------------------------------------------------------------------===//
@@ -592,6 +601,22 @@ func.func @sgd_zero_lr(%p: tensor<4xf32>, %g: tensor<4xf32>) -> tensor<4xf32> {
 func.func @sgd_negative_lr(%p: tensor<4xf32>, %g: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error @+1 {{'train.sgd' op expected a positive learning rate, got -1.000000e+00}}
   %0 = train.sgd %p, %g lr -1.0 : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sgd_nan_learning_rate(%p: tensor<4xf32>, %g: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'train.sgd' op expected a positive learning rate, got nan}}
+  %0 = train.sgd %p, %g lr 0x7FC00000 : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sgd_nan_weight_decay(%p: tensor<4xf32>, %g: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'train.sgd' op expected weight_decay >= 0, got nan}}
+  %0 = train.sgd %p, %g lr 0.1 weight_decay 0x7FC00000 : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
 
