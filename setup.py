@@ -48,11 +48,10 @@ class CMakeBuildPy(build_py):
         super().run()
         if self.editable_mode:
             link = ROOT / "_mlir"
-            if link.is_symlink() or link.exists():
-                if link.is_symlink() or link.is_file():
-                    link.unlink()
-                else:
-                    shutil.rmtree(link)
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.is_dir():
+                shutil.rmtree(link)
             link.symlink_to(MLIR_PACKAGE, target_is_directory=True)
         else:
             shutil.copytree(MLIR_PACKAGE, Path(self.build_lib) / "tcc" / "_mlir",

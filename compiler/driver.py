@@ -19,7 +19,7 @@ from .errors import BuildError, InputError, RunError, UnsupportedError
 from .example_data import digits_batches, load_training_data
 from .parameters import default_parameters, load_parameters, parameter_indices
 from .pipeline import run_pipeline
-from .source import load_module, new_context
+from .source import find_function, load_module, new_context
 from .targets import cortex_m
 
 
@@ -46,7 +46,7 @@ class TrainableModel:
 
     @property
     def forward(self):
-        return interpreter.find_function(self.module, self.options.forward)
+        return find_function(self.module, self.options.forward)
 
     def input_shape(self) -> list[int]:
         forward = self.forward
@@ -68,7 +68,7 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
         run_pipeline(module, [f"train-autodiff{{forward={options.forward} step={options.step} "
                               f"lr={options.lr!r} weight-decay={options.weight_decay!r}}}"],
                      str(path))
-    forward = interpreter.find_function(module, options.forward)
+    forward = find_function(module, options.forward)
     if options.weights:
         parameters = load_parameters(forward, options.weights)
     else:
@@ -96,7 +96,7 @@ def training_batches(model: TrainableModel, steps: int,
 
 def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
     """Losses of the same training run in the reference interpreter."""
-    step = interpreter.find_function(model.module, model.options.step)
+    step = find_function(model.module, model.options.step)
     arity = len(step.entry_block.arguments)
     params = dict(model.parameters)
     trainable = [i for i in parameter_indices(model.forward)
@@ -146,7 +146,7 @@ def run_function_file(path: Path, function: str, inputs: Path, output: Path,
     """`tcc run`: executes one function in the reference interpreter; returns result names."""
     model = prepare(path, options) if function == options.step else None
     module = model.module if model else load_module(path, new_context())
-    target = interpreter.find_function(module, function)
+    target = find_function(module, function)
     try:
         with np.load(inputs) as data:
             arrays = dict(data)

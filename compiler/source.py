@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._mlir import ir
+from .._mlir.dialects import func
 from .errors import InputError, IRError, format_location
 
 
@@ -42,3 +43,13 @@ def load_module(path: str | Path, context: ir.Context) -> ir.Module:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read file: {error}", str(path)) from None
     return parse_module(text, str(path), context)
+
+
+def find_function(module: ir.Module, name: str) -> func.FuncOp:
+    """The function @name of `module`; the error lists the functions there are."""
+    for op in module.body.operations:
+        if isinstance(op, func.FuncOp) and op.sym_name.value == name:
+            return op
+    names = ", ".join(f"@{op.sym_name.value}" for op in module.body.operations
+                      if isinstance(op, func.FuncOp)) or "none"
+    raise InputError(f"no function @{name} in the module (functions: {names})")

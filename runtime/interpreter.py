@@ -15,6 +15,7 @@ import numpy as np
 from .._mlir import ir
 from .._mlir.dialects import func
 from ..compiler.errors import InputError, UnsupportedError, format_location
+from ..compiler.source import find_function
 from ..dialects import train
 from . import reference_ops as ref
 
@@ -60,15 +61,6 @@ def _execute(op, args: list) -> list:
     if name == "train.reshape":
         return [ref.reshape(args[0], kwargs["shape"])]
     return [np.asarray(ref.OPS[name](*args, **kwargs))]
-
-
-def find_function(module: ir.Module, name: str) -> func.FuncOp:
-    for op in module.body.operations:
-        if isinstance(op, func.FuncOp) and op.sym_name.value == name:
-            return op
-    names = ", ".join(f"@{op.sym_name.value}" for op in module.body.operations
-                      if isinstance(op, func.FuncOp)) or "none"
-    raise InputError(f"no function @{name} in the module (functions: {names})")
 
 
 def bind_inputs(function: func.FuncOp, arrays: Mapping[str, np.ndarray]) -> list:

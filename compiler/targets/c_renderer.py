@@ -20,6 +20,7 @@ from ..._mlir.dialects import func
 from ...dialects import train
 from ..errors import UnsupportedError, format_location
 from ..memory_plan import Buffer, liveness_lower_bound, plan_first_fit
+from ..source import find_function
 
 
 def c_identifier(name: str) -> str:
@@ -149,8 +150,8 @@ class CRenderer:
                  forward: str = "forward", step: str = "train_step"):
         self.module = module
         self.parameters = parameters
-        self.forward = _find(module, forward)
-        self.step = _find(module, step)
+        self.forward = find_function(module, forward)
+        self.step = find_function(module, step)
         self._check_signature()
 
     def _check_signature(self) -> None:
@@ -310,10 +311,3 @@ class CRenderer:
     def _returned(function: func.FuncOp) -> list:
         ops = function.entry_block.operations
         return list(ops[len(ops) - 1].operands)
-
-
-def _find(module: ir.Module, name: str) -> func.FuncOp:
-    for op in module.body.operations:
-        if isinstance(op, func.FuncOp) and op.sym_name.value == name:
-            return op
-    raise UnsupportedError(f"the module has no function @{name}")

@@ -24,7 +24,8 @@ from torch import nn
 
 from tcc.compiler.errors import InputError
 from tcc.dialects import train
-from tcc.runtime.interpreter import bind_inputs, find_function, result_names, run_function
+from tcc.compiler.source import find_function
+from tcc.runtime.interpreter import bind_inputs, result_names, run_function
 
 STEPS = 20
 LR = 0.05
