@@ -12,6 +12,8 @@ from ..compiler.errors import InputError
 # flag -> (module, class). One file per pass, named like its flag.
 _REGISTRY = {
     "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
+    "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
+    "tosa-to-train": ("tcc.passes.tosa_to_train", "TosaToTrain"),
 }
 
 

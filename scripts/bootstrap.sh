@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tcc needs on a fresh Debian/Ubuntu machine, then tcc itself.
-#   bash scripts/bootstrap.sh          the compiler, ARM toolchain and qemu
-#   bash scripts/bootstrap.sh --test   also the test tools (torch 2.13.0 CPU, lit, FileCheck)
+#   bash scripts/bootstrap.sh          the compiler (with torch 2.13.0 CPU for the PyTorch
+#                                      frontend and TTE .pkl files), ARM toolchain and qemu
+#   bash scripts/bootstrap.sh --test   also the test tools (lit, FileCheck, TFLite Micro)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -19,10 +20,12 @@ if ((${#missing[@]})); then
 fi
 
 pip() { "$PYTHON" -m pip install -q --disable-pip-version-check "$@"; }
+# torch first and pinned: an unpinned torch requirement would pull CUDA wheels.
+pip torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
-  # torch first and pinned: an unpinned torch requirement would pull CUDA wheels.
-  pip torch==2.13.0
-  pip "pytest>=7" "lit>=18" "filecheck>=1.0"
+  # tflite-micro runs TFLite Micro's reference kernels (the bit-exact int8 oracle);
+  # ai-edge-litert ships the .tflite flatbuffer schema the tests write models with.
+  pip "pytest>=7" "lit>=18" "filecheck>=1.0" tflite-micro ai-edge-litert
 fi
 pip -r scripts/build-requirements.txt
 pip "numpy>=1.24" scikit-learn
