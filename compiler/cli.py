@@ -2,6 +2,9 @@
 
   tcc --target=cortex-m7 model.mlir -o OUT [--run]    C project (+ train in qemu)
   tcc run model.mlir --function NAME --inputs in.npz -o out.npz
+  tcc import-torch model.py:Class --input-shape 1x3x32x32 -o model.mlir
+  tcc import-tte MODEL.pkl|MODEL.json [--num-classes N] -o model.mlir
+  tcc import-tosa model.mlir -o model.mlir
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def _options(args) -> driver.TrainingOptions:
 
 def compile_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tcc", description="Compile a model's training step for a target.",
-                     epilog="Also: tcc run MODEL --function NAME --inputs IN.npz -o OUT.npz")
+                     epilog="Also: tcc run MODEL --function NAME --inputs IN.npz -o OUT.npz; "
+                            "tcc import-torch|import-tte|import-tosa MODEL -o OUT.mlir")
     parser.add_argument("model", type=Path, help="model .mlir (train dialect)")
     parser.add_argument("--target", default="cortex-m7", help="cortex-m7 (default) or cortex-m4")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
@@ -60,6 +64,48 @@ def run_parser() -> argparse.ArgumentParser:
                         help="only 'reference' for now (the interpreter)")
     _training_arguments(parser)
     return parser
+
+
+def _shape(text: str) -> list[int]:
+    try:
+        shape = [int(d) for d in text.lower().split("x")]
+    except ValueError:
+        shape = []
+    if not shape or min(shape) < 1:
+        raise InputError(f"--input-shape expects sizes like 1x3x32x32, got '{text}'")
+    return shape
+
+
+def import_parser(kind: str) -> argparse.ArgumentParser:
+    what = {"torch": "a PyTorch module (FILE.py:Class, constructed without arguments)",
+            "tte": "a Tiny Training Engine int8 model (.pkl as shipped, or .json + .npz)",
+            "tosa": "a TOSA .mlir file"}[kind]
+    parser = _Parser(prog=f"tcc import-{kind}",
+                     description=f"Import {what} as train-dialect MLIR plus weights (.npz).")
+    parser.add_argument("model", help=what)
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="output .mlir (the weights go to the same name with .npz)")
+    if kind == "torch":
+        parser.add_argument("--input-shape", type=_shape, required=True,
+                            help="example input shape, e.g. 1x3x32x32")
+    if kind == "tte":
+        parser.add_argument("--num-classes", type=int,
+                            help="replace the classifier by a fresh N-class head")
+        parser.add_argument("--rounding", default="float_scale",
+                            choices=["float_scale", "multiplier_shift"],
+                            help="requantization rounding (float_scale: the paper's)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of a fresh head")
+    return parser
+
+
+def _import(kind: str, argv: list[str]) -> int:
+    args = import_parser(kind).parse_args(argv)
+    if args.output.suffix != ".mlir":
+        raise InputError("the output must be an .mlir file", str(args.output))
+    options = {key: value for key, value in vars(args).items() if key not in ("model", "output")}
+    mlir, weights, imported = driver.import_model(kind, args.model, args.output, **options)
+    print(f"wrote {mlir} and {weights} ({len(imported.weights)} parameters)")
+    return 0
 
 
 def _compile(argv: list[str]) -> int:
@@ -98,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "run":
         return guarded_main(lambda: _run(argv[1:]))
+    if argv and argv[0] in ("import-torch", "import-tte", "import-tosa"):
+        kind = argv[0].removeprefix("import-")
+        return guarded_main(lambda: _import(kind, argv[1:]))
     return guarded_main(lambda: _compile(argv))
 
 

@@ -17,7 +17,9 @@ from ..dialects import train
 from ..runtime import cortex_m_runner, interpreter
 from .errors import BuildError, InputError, RunError, UnsupportedError
 from .example_data import digits_batches, load_training_data
-from .parameters import default_parameters, load_parameters, parameter_indices
+from .frontends.model_file import weights_file
+from .parameters import (default_parameters, load_parameters, parameter_indices, read_weights,
+                         select_parameters)
 from .pipeline import run_pipeline
 from .source import find_function, load_module, new_context
 from .targets import cortex_m
@@ -59,18 +61,66 @@ class TrainableModel:
         return list(ir.RankedTensorType(ops[len(ops) - 1].operands[0].type).shape)[-1]
 
 
+def import_model(kind: str, model: str, output: Path, **options):
+    """`tcc import-KIND`: imports a model and writes OUTPUT.mlir + OUTPUT.npz.
+
+    Returns the two paths written and the ImportedModel. The input file is never
+    overwritten.
+    """
+    source = Path(model.rsplit(":", 1)[0] if kind == "torch" else model)
+    if not source.exists():
+        raise InputError("no such file", str(source))
+    if kind == "torch":
+        from .frontends import pytorch
+        imported = pytorch.import_torch_file(model, options["input_shape"])
+    elif kind == "tte":
+        from .frontends import tte
+        imported = tte.import_tte(source, num_classes=options.get("num_classes"),
+                                  seed=options.get("seed", 0),
+                                  rounding=options.get("rounding", "float_scale"))
+    elif kind == "tosa":
+        from .frontends import tosa
+        imported = tosa.import_tosa(source)
+    else:
+        raise InputError(f"unknown model kind '{kind}' (expected torch, tte or tosa)")
+    if kind == "tte" and source.suffix == ".json":
+        protect = (source, source.with_suffix(".npz"))
+    else:
+        protect = (source,)
+    mlir, weights = imported.write(output, protect=protect)
+    return mlir, weights, imported
+
+
+def _ops(module: ir.Module):
+    """Every op of the module's functions, in order."""
+    for function in module.body.operations:
+        for region in function.regions:
+            for block in region.blocks:
+                yield from block.operations
+
+
 def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
     """Loads a model and derives its training step unless it already has one."""
     context = new_context()
     module = load_module(path, context)
+    imported_weights = None
+    if any(op.name.startswith("tosa.") for op in _ops(module)):
+        from .frontends import tosa
+        imported = tosa.import_tosa(module)
+        module, imported_weights = imported.module, imported.weights
     names = [op.sym_name.value for op in module.body.operations if hasattr(op, "sym_name")]
     if options.step not in names:
         run_pipeline(module, [f"train-autodiff{{forward={options.forward} step={options.step} "
                               f"lr={options.lr!r} weight-decay={options.weight_decay!r}}}"],
                      str(path))
     forward = find_function(module, options.forward)
+    stored = weights_file(module, path)
     if options.weights:
         parameters = load_parameters(forward, options.weights)
+    elif imported_weights is not None:
+        parameters = select_parameters(forward, imported_weights, str(path))
+    elif stored is not None:
+        parameters = load_parameters(forward, stored)
     else:
         parameters = default_parameters(forward, options.seed)
     return TrainableModel(module, parameters, options, context)
@@ -147,13 +197,12 @@ def run_function_file(path: Path, function: str, inputs: Path, output: Path,
     model = prepare(path, options) if function == options.step else None
     module = model.module if model else load_module(path, new_context())
     target = find_function(module, function)
-    try:
-        with np.load(inputs) as data:
-            arrays = dict(data)
-    except FileNotFoundError:
-        raise InputError("no such file", str(inputs)) from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read inputs: {error}", str(inputs)) from None
+    # Parameters come from the model's weights file unless the inputs name them.
+    stored = weights_file(module, path)
+    arrays = read_weights(stored) if stored is not None and not options.weights else {}
+    if options.weights:
+        arrays.update(read_weights(options.weights))
+    arrays.update(read_weights(inputs))
     results = interpreter.run_function(module, function, interpreter.bind_inputs(target, arrays))
     names = interpreter.result_names(module, function)
     np.savez(output, **dict(zip(names, results)))

@@ -8,8 +8,10 @@ from typing import Mapping
 
 import numpy as np
 
+from .._mlir import ir
 from .._mlir.dialects import func
 from ..dialects import train
+from ..runtime.interpreter import numpy_dtype
 from .errors import InputError
 
 
@@ -42,15 +44,20 @@ def default_parameters(function: func.FuncOp, seed: int = 0) -> dict[int, np.nda
     return values
 
 
-def load_parameters(function: func.FuncOp, path: str | Path) -> dict[int, np.ndarray]:
-    """Parameters from an .npz keyed by `train.name`, `arg<i>` or position."""
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """All arrays of a weights .npz by key."""
     try:
-        arrays = dict(np.load(path))
+        with np.load(path) as data:
+            return dict(data)
     except FileNotFoundError:
         raise InputError("no such file", str(path)) from None
     except (OSError, ValueError) as error:
-        raise InputError(f"cannot read weights: {error}", str(path)) from None
-    return select_parameters(function, arrays, str(path))
+        raise InputError(f"cannot read arrays: {error}", str(path)) from None
+
+
+def load_parameters(function: func.FuncOp, path: str | Path) -> dict[int, np.ndarray]:
+    """Parameters from an .npz keyed by `train.name`, `arg<i>` or position."""
+    return select_parameters(function, read_weights(path), str(path))
 
 
 def select_parameters(function: func.FuncOp, arrays: Mapping[str, np.ndarray],
@@ -61,8 +68,15 @@ def select_parameters(function: func.FuncOp, arrays: Mapping[str, np.ndarray],
         key = next((k for k in (name, f"arg{index}", str(index)) if k in arrays), None)
         if key is None:
             raise InputError(f"no array for parameter '{name}' (argument #{index})", source)
-        shape = train.shape_of(function.entry_block.arguments[index])
-        array = np.asarray(arrays[key], dtype=np.float32)
+        arg = function.entry_block.arguments[index]
+        shape = train.shape_of(arg)
+        # Quantized parameters keep their integer storage (int8 weights, int32 biases).
+        dtype = numpy_dtype(ir.RankedTensorType(arg.type).element_type)
+        array = np.asarray(arrays[key])
+        if array.dtype != dtype and not (array.dtype.kind == "f" and dtype.kind == "f"):
+            raise InputError(f"parameter '{name}' expects {dtype} values, got {array.dtype}",
+                             source)
+        array = array.astype(dtype, copy=False)
         if list(array.shape) != shape:
             raise InputError(f"parameter '{name}' expects shape {shape}, "
                              f"got {list(array.shape)}", source)

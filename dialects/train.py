@@ -12,7 +12,9 @@ from .._mlir.dialects import _train_ops_gen as _gen
 ROLE = "train.role"
 NAME = "train.name"
 UPDATES = "train.updates"
+WEIGHTS = "train.weights"  # module attribute: the NPZ file of the parameters
 ROLES = ("frozen", "trainable")
+ROUNDINGS = ("float_scale", "multiplier_shift")
 
 
 def _tensor(shape, like: ir.Value) -> ir.RankedTensorType:
@@ -51,6 +53,58 @@ class ConvGeometry:
         """Output extent of one spatial axis (0 = height, 1 = width)."""
         span = self.dilation[axis] * (kernel - 1) + 1
         return (size + 2 * self.padding[axis] - span) // self.stride[axis] + 1
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """Kernel, stride and padding of a 2-D pooling op (2 values each)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+
+    @staticmethod
+    def of(op: ir.OpView) -> "PoolGeometry":
+        attrs = op.operation.attributes
+        return PoolGeometry(
+            kernel=tuple(ir.DenseI64ArrayAttr(attrs["kernel"])),
+            stride=tuple(ir.DenseI64ArrayAttr(attrs["stride"])),
+            padding=tuple(ir.DenseI64ArrayAttr(attrs["padding"])),
+        )
+
+    @staticmethod
+    def make(kernel, stride=None, padding=(0, 0)) -> "PoolGeometry":
+        """stride=None means the kernel size (PyTorch's default)."""
+        kernel = _pair(kernel)
+        return PoolGeometry(kernel, _pair(kernel if stride is None else stride),
+                            _pair(padding))
+
+    def kwargs(self) -> dict:
+        return dict(kernel=list(self.kernel), stride=list(self.stride),
+                    padding=list(self.padding))
+
+    def output_shape(self, input_shape) -> list[int]:
+        """NCHW result shape (floor mode)."""
+        n, c, h, w = input_shape
+        return [n, c] + [(size + 2 * self.padding[i] - self.kernel[i]) // self.stride[i] + 1
+                         for i, size in enumerate((h, w))]
+
+
+def _pair(value) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"expected 2 values, got {list(value)}")
+    return value
+
+
+def _f32(value: float) -> ir.FloatAttr:
+    return ir.FloatAttr.get(ir.F32Type.get(), float(value))
+
+
+def _i64(value: int) -> ir.IntegerAttr:
+    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), int(value))
 
 
 # Builders that infer result types. Keyword arguments follow the op's operands;
@@ -119,6 +173,172 @@ def sgd(param, grad, *, lr: float, weight_decay: float = 0.0, loc=None, ip=None)
                     weight_decay=ir.FloatAttr.get(f32, weight_decay), loc=loc, ip=ip)
 
 
+def matmul(a, b, *, loc=None, ip=None) -> ir.Value:
+    """Batched matrix product: [..., M, K] × [..., K, N] -> [..., M, N]."""
+    result = _tensor(shape_of(a)[:-1] + shape_of(b)[-1:], a)
+    return _gen.matmul(result, a, b, loc=loc, ip=ip)
+
+
+def mul(a, b, *, loc=None, ip=None) -> ir.Value:
+    """Element-wise product of two tensors of the same type."""
+    return _gen.mul(a, b, loc=loc, ip=ip)
+
+
+def broadcast(input, shape, *, loc=None, ip=None) -> ir.Value:
+    """numpy-style broadcast of `input` to `shape`."""
+    return _gen.broadcast(_tensor(shape, input), input, loc=loc, ip=ip)
+
+
+def clamp(input, lo: float, hi: float, *, loc=None, ip=None) -> ir.Value:
+    """min(max(x, lo), hi); real-valued bounds also on quantized tensors."""
+    return _gen.clamp(input, _f32(lo), _f32(hi), loc=loc, ip=ip)
+
+
+def hardswish(input, *, loc=None, ip=None) -> ir.Value:
+    return _gen.hardswish(input, loc=loc, ip=ip)
+
+
+def sigmoid(input, *, loc=None, ip=None) -> ir.Value:
+    return _gen.sigmoid(input, loc=loc, ip=ip)
+
+
+def gelu(input, tanh: bool = False, *, loc=None, ip=None) -> ir.Value:
+    """Exact (erf) GELU, or its tanh approximation."""
+    return _gen.gelu(input, tanh=ir.UnitAttr.get() if tanh else None, loc=loc, ip=ip)
+
+
+def _pool(build, input, geometry: PoolGeometry, result_element=None, **kwargs):
+    shape = geometry.output_shape(shape_of(input))
+    element = result_element or ir.RankedTensorType(input.type).element_type
+    return build(ir.RankedTensorType.get(shape, element), input, **geometry.kwargs(), **kwargs)
+
+
+def avg_pool2d(input, kernel, stride=None, padding=(0, 0), count_include_pad: bool = True,
+               *, loc=None, ip=None) -> ir.Value:
+    """Average pooling; stride=None means the kernel size."""
+    return _pool(_gen.avg_pool2d, input, PoolGeometry.make(kernel, stride, padding),
+                 count_include_pad=ir.UnitAttr.get() if count_include_pad else None,
+                 loc=loc, ip=ip)
+
+
+def max_pool2d(input, kernel, stride=None, padding=(0, 0), *, loc=None, ip=None) -> ir.Value:
+    """Max pooling; stride=None means the kernel size."""
+    return _pool(_gen.max_pool2d, input, PoolGeometry.make(kernel, stride, padding),
+                 loc=loc, ip=ip)
+
+
+def global_avg_pool(input, *, loc=None, ip=None) -> ir.Value:
+    """NxCxHxW -> NxCx1x1."""
+    n, c = shape_of(input)[:2]
+    return _gen.global_avg_pool(_tensor([n, c, 1, 1], input), input, loc=loc, ip=ip)
+
+
+def concat(values, axis: int, *, loc=None, ip=None) -> ir.Value:
+    """Concatenation along `axis` (0 <= axis < rank)."""
+    values = list(values)
+    shape = shape_of(values[0])
+    shape[axis] = sum(shape_of(v)[axis] for v in values)
+    return _gen.concat(_tensor(shape, values[0]), values, _i64(axis), loc=loc, ip=ip)
+
+
+def transpose(input, perm, *, loc=None, ip=None) -> ir.Value:
+    """Result dim i is input dim perm[i]."""
+    shape = shape_of(input)
+    perm = [int(p) for p in perm]
+    return _gen.transpose(_tensor([shape[p] for p in perm], input), input, perm,
+                          loc=loc, ip=ip)
+
+
+def batch_norm(input, gamma, beta, mean, var, epsilon: float, *, loc=None, ip=None) -> ir.Value:
+    """Inference batch normalization over axis 1."""
+    return _gen.batch_norm(input.type, input, gamma, beta, mean, var, _f32(epsilon),
+                           loc=loc, ip=ip)
+
+
+def softmax(input, axis: int, *, loc=None, ip=None) -> ir.Value:
+    return _gen.softmax(input, _i64(axis), loc=loc, ip=ip)
+
+
+def layer_norm(input, weight, bias, epsilon: float, *, loc=None, ip=None) -> ir.Value:
+    """Layer normalization over the trailing rank(weight) dims of `input`."""
+    return _gen.layer_norm(input.type, input, weight, bias, _f32(epsilon), loc=loc, ip=ip)
+
+
+def mse(pred, target, *, loc=None, ip=None) -> ir.Value:
+    """Mean squared error, a 0-d tensor."""
+    return _gen.mse(_tensor([], pred), pred, target, loc=loc, ip=ip)
+
+
+# Quantized (int8) ops. `rounding` is "float_scale" or "multiplier_shift" (or a
+# #train<rounding ...> attribute); quantized result types are given explicitly,
+# either as a whole tensor type or as the element type alone (the shape is
+# then inferred).
+
+def rounding_attr(rounding) -> ir.Attribute:
+    """`#train<rounding float_scale|multiplier_shift>`."""
+    if isinstance(rounding, ir.Attribute):
+        return rounding
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"unknown rounding '{rounding}' "
+                         f"(expected one of {', '.join(ROUNDINGS)})")
+    return ir.Attribute.parse(f"#train<rounding {rounding}>")
+
+
+def rounding_of(op) -> str:
+    """The `rounding` of a quantized op: "float_scale" or "multiplier_shift"."""
+    operation = getattr(op, "operation", op)
+    text = str(operation.attributes["rounding"])  # "#train<rounding float_scale>"
+    return text[text.rindex(" ") + 1:-1]
+
+
+def _result_type(result_type, shape) -> ir.RankedTensorType:
+    if isinstance(result_type, str):
+        result_type = ir.Type.parse(result_type)
+    try:
+        return ir.RankedTensorType(result_type)
+    except ValueError:  # an element type
+        return ir.RankedTensorType.get(list(shape), result_type)
+
+
+def qconv2d(input, weight, bias, result_type, *, geometry: ConvGeometry = ConvGeometry(),
+            rounding, loc=None, ip=None) -> ir.Value:
+    """int8 NCHW × OIHW convolution, per-channel weights, int32 bias (or None)."""
+    n, _, h, w = shape_of(input)
+    o, _, kh, kw = shape_of(weight)
+    shape = [n, o, geometry.output_size(h, kh, 0), geometry.output_size(w, kw, 1)]
+    return _gen.qconv2d(_result_type(result_type, shape), input, weight,
+                        rounding_attr(rounding), bias=bias, **geometry.kwargs(),
+                        loc=loc, ip=ip)
+
+
+def qlinear(input, weight, bias, result_type, *, rounding, loc=None, ip=None) -> ir.Value:
+    """int8 [N, K] × [M, K]ᵀ + int32 bias (or None) -> [N, M]."""
+    shape = [shape_of(input)[0], shape_of(weight)[0]]
+    return _gen.qlinear(_result_type(result_type, shape), input, weight,
+                        rounding_attr(rounding), bias=bias, loc=loc, ip=ip)
+
+
+def qadd(a, b, result_type, *, rounding, loc=None, ip=None) -> ir.Value:
+    """int8 addition of two same-shape tensors, rescaled to `result_type`."""
+    return _gen.qadd(_result_type(result_type, shape_of(a)), a, b,
+                     rounding_attr(rounding), loc=loc, ip=ip)
+
+
+def qavg_pool2d(input, kernel, stride=None, padding=(0, 0), count_include_pad: bool = True,
+                *, rounding, loc=None, ip=None) -> ir.Value:
+    """int8 average pooling, same quantized type in and out."""
+    return _pool(_gen.qavg_pool2d, input, PoolGeometry.make(kernel, stride, padding),
+                 count_include_pad=ir.UnitAttr.get() if count_include_pad else None,
+                 rounding=rounding_attr(rounding), loc=loc, ip=ip)
+
+
+def qglobal_avg_pool(input, *, rounding, loc=None, ip=None) -> ir.Value:
+    """int8 NxCxHxW -> NxCx1x1, same quantized type in and out."""
+    n, c = shape_of(input)[:2]
+    return _gen.qglobal_avg_pool(_tensor([n, c, 1, 1], input), input,
+                                 rounding_attr(rounding), loc=loc, ip=ip)
+
+
 # Parameter roles and names.
 
 def role_attr(role: str) -> ir.Attribute:
@@ -168,4 +388,12 @@ def updated_arg(func, index: int) -> int | None:
     attrs = result_attrs(func, index)
     if attrs is not None and UPDATES in attrs:
         return ir.IntegerAttr(attrs[UPDATES]).value
+    return None
+
+
+def weights_file(module) -> str | None:
+    """The module's `train.weights` (NPZ path relative to the .mlir), if any."""
+    operation = getattr(module, "operation", module)
+    if WEIGHTS in operation.attributes:
+        return ir.StringAttr(operation.attributes[WEIGHTS]).value
     return None

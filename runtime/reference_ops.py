@@ -5,10 +5,14 @@ one function of numpy arrays and keyword attributes that computes, accumulates
 and returns in the floating dtype of its inputs (float32 in, float32 out).
 Layouts follow PyTorch: activations NCHW, conv weights OIHW, linear weights
 [out, in]. Malformed arguments raise ``ValueError`` naming the problem.
+The layout ops (reshape, transpose, concat, broadcast, clamp, max_pool2d) only
+move or compare values, so they also take integer (int8 quantized storage)
+arrays and return their dtype.
 
 ``OPS`` maps each op name ("train.linear", ...) to its function.
 """
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -16,6 +20,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "linear", "conv2d", "add", "relu", "reshape", "cross_entropy",
+    "matmul", "mul", "broadcast", "clamp", "hardswish", "sigmoid", "gelu",
+    "avg_pool2d", "max_pool2d", "global_avg_pool", "concat", "transpose",
+    "batch_norm", "softmax", "layer_norm", "mse",
     "linear_grad_input", "linear_grad_weight", "bias_grad",
     "conv2d_grad_input", "conv2d_grad_weight", "relu_grad",
     "cross_entropy_grad", "sgd", "OPS",
@@ -34,6 +41,23 @@ def _float_array(name, a, ndim=None):
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must have rank {ndim}, got shape {a.shape}")
     return a
+
+
+def _layout_array(name, a, ndim=None):
+    """Return ``a`` as an ndarray of a floating or integer (quantized storage) dtype."""
+    a = np.asarray(a)
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{name} must be a floating-point or integer array, got dtype {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must have rank {ndim}, got shape {a.shape}")
+    return a
+
+
+def _axis(name, axis, rank):
+    """Check ``axis`` is an int in [0, rank)."""
+    if int(axis) != axis or not 0 <= axis < rank:
+        raise ValueError(f"{name} must be an int in [0, {rank}), got {axis!r}")
+    return int(axis)
 
 
 def _same_dtype(**arrays):
@@ -196,7 +220,7 @@ def relu(x):
 
 def reshape(x, shape):
     """Row-major reinterpretation of x with the static shape ``shape`` (same element count)."""
-    x = _float_array("x", x)
+    x = _layout_array("x", x)
     shape = tuple(int(d) for d in shape)
     if min(shape, default=0) < 0 or int(np.prod(shape)) != x.size:
         raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) to {shape}")
@@ -212,6 +236,224 @@ def cross_entropy(logits, labels):
     lse = m + np.log(np.exp(x - m[:, None]).sum(axis=1))
     losses = lse - x[np.arange(x.shape[0]), labels]
     return np.asarray(losses.sum() / x.shape[0], dtype=x.dtype)
+
+
+# --------------------------------------------------------------------------
+# Tensor algebra, activations, pooling, normalization (float ops)
+# --------------------------------------------------------------------------
+
+def matmul(a, b):
+    """Batched matrix product y[..., M, N] = a[..., M, K] @ b[..., K, N] (equal batch dims)."""
+    a, b = _float_array("a", a), _float_array("b", b)
+    _same_dtype(a=a, b=b)
+    if a.ndim < 2 or a.ndim != b.ndim:
+        raise ValueError(f"matmul: operands must have the same rank >= 2, got shapes "
+                         f"{a.shape} and {b.shape}")
+    if a.shape[:-2] != b.shape[:-2]:
+        raise ValueError(f"matmul: batch dimensions differ, {a.shape[:-2]} vs {b.shape[:-2]}")
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: contraction sizes differ, a shape {a.shape} vs "
+                         f"b shape {b.shape}")
+    return np.matmul(a, b)
+
+
+def mul(a, b):
+    """Element-wise product a * b of two arrays of identical shape and dtype."""
+    a, b = _float_array("a", a), _float_array("b", b)
+    _same_dtype(a=a, b=b)
+    if a.shape != b.shape:
+        raise ValueError(f"mul: shape mismatch {a.shape} vs {b.shape}")
+    return a * b
+
+
+def broadcast(x, shape):
+    """numpy broadcasting of x to ``shape`` (dims aligned right, each 1 or equal)."""
+    x = _layout_array("x", x)
+    shape = tuple(int(d) for d in shape)
+    if (min(shape, default=0) < 0 or len(shape) < x.ndim
+            or any(d not in (1, s) for d, s in zip(x.shape[::-1], shape[::-1]))):
+        raise ValueError(f"broadcast: cannot broadcast {x.shape} to {shape}")
+    return np.broadcast_to(x, shape).copy()
+
+
+def clamp(x, min, max):
+    """y = min(max(x, min), max). On integer (storage) arrays the bounds must be integers
+    and saturate to the dtype's range."""
+    x = _layout_array("x", x)
+    if not min <= max:
+        raise ValueError(f"clamp: min {min!r} must not exceed max {max!r}")
+    if np.issubdtype(x.dtype, np.integer):
+        if int(min) != min or int(max) != max:
+            raise ValueError(f"clamp: bounds of an integer array must be integers, "
+                             f"got {min!r} and {max!r}")
+        info = np.iinfo(x.dtype)
+        lo, hi = (x.dtype.type(np.clip(int(v), info.min, info.max)) for v in (min, max))
+    else:
+        lo, hi = x.dtype.type(min), x.dtype.type(max)
+    return np.clip(x, lo, hi)
+
+
+def hardswish(x):
+    """y = x * clamp(x + 3, 0, 6) / 6."""
+    x = _float_array("x", x)
+    return x * np.clip(x + 3, 0, 6) / 6
+
+
+def sigmoid(x):
+    """Logistic function 1 / (1 + exp(-x)), evaluated without overflow."""
+    x = _float_array("x", x)
+    e = np.exp(-np.abs(x))           # in (0, 1]: exp never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def gelu(x, *, tanh=False):
+    """Exact GELU x/2 * (1 + erf(x/sqrt(2))), or with ``tanh`` the approximation
+    x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))."""
+    x = _float_array("x", x)
+    if tanh:
+        inner = x.dtype.type(math.sqrt(2 / math.pi)) * (x + x.dtype.type(0.044715) * x ** 3)
+        return x / 2 * (1 + np.tanh(inner))
+    # numpy has no erf: math.erf element by element, in float64, then the input dtype.
+    erf = _erf(x.astype(np.float64) / math.sqrt(2)).astype(x.dtype)
+    return x / 2 * (1 + erf)
+
+
+def _pool_geometry(x_shape, kernel, stride, padding):
+    """Validate a 2-D pooling window; return (kernel, stride, padding, (OH, OW))."""
+    kernel = _pair("kernel", kernel, 1)
+    stride = _pair("stride", stride, 1)
+    padding = _pair("padding", padding, 0)
+    out = []
+    for size, k, s, p in zip(x_shape[2:], kernel, stride, padding):
+        # p < k: every window overlaps the input (none is padding only).
+        if p >= k:
+            raise ValueError(f"padding {padding} must be smaller than the kernel {kernel}")
+        if size + 2 * p < k:
+            raise ValueError(f"kernel {kernel} exceeds the padded input size "
+                             f"(input {x_shape}, padding {padding})")
+        out.append((size + 2 * p - k) // s + 1)
+    return kernel, stride, padding, tuple(out)
+
+
+def _pool_windows(x, kernel, stride, padding, fill):
+    """View of x [N,C,H,W] padded with ``fill`` as windows [N, C, OH, OW, KH, KW]."""
+    (ph, pw), (sh, sw) = padding, stride
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    return sliding_window_view(xp, kernel, axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def avg_pool2d(x, *, kernel, stride=(1, 1), padding=(0, 0), count_include_pad=True):
+    """Mean over each KHxKW window of the zero-padded x [N,C,H,W]; the divisor is KH*KW
+    with ``count_include_pad`` (PyTorch's default), else the window's input elements."""
+    x = _float_array("x", x, 4)
+    kernel, stride, padding, _ = _pool_geometry(x.shape, kernel, stride, padding)
+    sums = _pool_windows(x, kernel, stride, padding, 0).sum(axis=(-2, -1))
+    if count_include_pad:
+        return sums / x.dtype.type(kernel[0] * kernel[1])
+    ones = np.ones((1, 1, *x.shape[2:]), dtype=x.dtype)
+    return sums / _pool_windows(ones, kernel, stride, padding, 0).sum(axis=(-2, -1))
+
+
+def max_pool2d(x, *, kernel, stride=(1, 1), padding=(0, 0)):
+    """Max over each KHxKW window of x [N,C,H,W] padded with -inf (with the dtype's
+    minimum on integer storage arrays)."""
+    x = _layout_array("x", x, 4)
+    kernel, stride, padding, _ = _pool_geometry(x.shape, kernel, stride, padding)
+    fill = np.iinfo(x.dtype).min if np.issubdtype(x.dtype, np.integer) else -np.inf
+    return _pool_windows(x, kernel, stride, padding, fill).max(axis=(-2, -1))
+
+
+def global_avg_pool(x):
+    """Mean over the spatial dims of x [N,C,H,W], kept as [N,C,1,1]."""
+    x = _float_array("x", x, 4)
+    return x.mean(axis=(2, 3), keepdims=True)
+
+
+def concat(*values, axis):
+    """Concatenation of one or more arrays of one dtype and rank along ``axis``."""
+    if not values:
+        raise ValueError("concat needs at least one operand")
+    arrays = [_layout_array(f"operand #{i}", v) for i, v in enumerate(values)]
+    _same_dtype(**{f"operand #{i}": a for i, a in enumerate(arrays)})
+    first = arrays[0]
+    axis = _axis("concat axis", axis, first.ndim)
+    for i, a in enumerate(arrays[1:], 1):
+        if a.ndim != first.ndim or any(d != e for k, (d, e) in
+                                       enumerate(zip(a.shape, first.shape)) if k != axis):
+            raise ValueError(f"concat: operand #{i} shape {a.shape} does not match "
+                             f"{first.shape} outside axis {axis}")
+    return np.concatenate(arrays, axis=axis)
+
+
+def transpose(x, permutation):
+    """Permutation of x's dims: y.shape[i] = x.shape[permutation[i]]."""
+    x = _layout_array("x", x)
+    perm = tuple(int(p) for p in permutation)
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"transpose: {list(permutation)} is not a permutation of the "
+                         f"{x.ndim} dims of shape {x.shape}")
+    return np.transpose(x, perm).copy()          # C order
+
+
+def _norm_params(x, epsilon, expected_shape, **params):
+    """Check float parameters of ``expected_shape`` in x's dtype and epsilon >= 0."""
+    checked = []
+    for name, p in params.items():
+        p = _float_array(name, p)
+        _same_dtype(x=x, **{name: p})
+        if p.shape != expected_shape:
+            raise ValueError(f"{name} shape {p.shape} does not match {expected_shape}")
+        checked.append(p)
+    if not epsilon >= 0:
+        raise ValueError(f"epsilon must be non-negative, got {epsilon!r}")
+    return checked
+
+
+def batch_norm(x, gamma, beta, mean, var, *, epsilon):
+    """Inference batch norm over axis 1 of x [N,C,...]:
+    y = (x - mean[c]) / sqrt(var[c] + epsilon) * gamma[c] + beta[c]."""
+    x = _float_array("x", x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: x must have rank >= 2, got shape {x.shape}")
+    params = _norm_params(x, epsilon, (x.shape[1],), gamma=gamma, beta=beta, mean=mean, var=var)
+    g, b, m, v = (p.reshape(x.shape[1], *[1] * (x.ndim - 2)) for p in params)
+    return (x - m) / np.sqrt(v + x.dtype.type(epsilon)) * g + b
+
+
+def softmax(x, *, axis):
+    """exp(x) / sum(exp(x)) along ``axis``, with the max subtracted for stability."""
+    x = _float_array("x", x)
+    axis = _axis("softmax axis", axis, x.ndim)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def layer_norm(x, w, b, *, epsilon):
+    """Normalization over the trailing w.ndim dims of x (biased variance), then * w + b."""
+    x, w = _float_array("x", x), _float_array("w", w)
+    if not 1 <= w.ndim <= x.ndim or x.shape[x.ndim - w.ndim:] != w.shape:
+        raise ValueError(f"layer_norm: weight shape {w.shape} is not a suffix of x shape "
+                         f"{x.shape}")
+    w, b = _norm_params(x, epsilon, w.shape, w=w, b=b)
+    axes = tuple(range(x.ndim - w.ndim, x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    return centered / np.sqrt(var + x.dtype.type(epsilon)) * w + b
+
+
+def mse(pred, target):
+    """Mean squared error, a 0-d array: mean((pred - target)^2)."""
+    p, t = _float_array("pred", pred), _float_array("target", target)
+    _same_dtype(pred=p, target=t)
+    if p.shape != t.shape:
+        raise ValueError(f"mse: shape mismatch, pred {p.shape} vs target {t.shape}")
+    if p.size == 0:
+        raise ValueError("mse needs a non-empty tensor")
+    d = p - t
+    return np.asarray((d * d).mean(), dtype=p.dtype)
 
 
 # --------------------------------------------------------------------------
@@ -324,6 +566,9 @@ def sgd(param, grad, *, lr, weight_decay=0.0):
 OPS: dict[str, Callable] = {
     f"train.{fn.__name__}": fn
     for fn in (linear, conv2d, add, relu, reshape, cross_entropy,
+               matmul, mul, broadcast, clamp, hardswish, sigmoid, gelu,
+               avg_pool2d, max_pool2d, global_avg_pool, concat, transpose,
+               batch_norm, softmax, layer_norm, mse,
                linear_grad_input, linear_grad_weight, bias_grad,
                conv2d_grad_input, conv2d_grad_weight, relu_grad,
                cross_entropy_grad, sgd)

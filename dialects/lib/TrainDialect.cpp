@@ -2,6 +2,7 @@
 #include "tcc/Dialect/Train/TrainDialect.h"
 #include "tcc/Dialect/Train/TrainOps.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -84,5 +85,23 @@ LogicalResult TrainDialect::verifyRegionResultAttribute(
     return op->emitError() << "result #" << resultIndex
                            << " updates argument #" << arg
                            << " but their types differ";
+  return success();
+}
+
+LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  if (name != getWeightsAttrName())
+    return op->emitError() << "unknown train dialect attribute '" << name
+                           << "'";
+  if (!isa<ModuleOp>(op))
+    return op->emitError() << "'" << name
+                           << "' is only allowed on a builtin.module";
+  auto path = dyn_cast<StringAttr>(attribute.getValue());
+  if (!path || path.getValue().empty())
+    return op->emitError() << "'" << name
+                           << "' must be a non-empty string (the weights "
+                              "file, relative to the .mlir file), got "
+                           << attribute.getValue();
   return success();
 }

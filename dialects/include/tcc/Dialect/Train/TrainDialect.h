@@ -2,6 +2,7 @@
 #ifndef TCC_DIALECT_TRAIN_TRAINDIALECT_H
 #define TCC_DIALECT_TRAIN_TRAINDIALECT_H
 
+#include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectImplementation.h"

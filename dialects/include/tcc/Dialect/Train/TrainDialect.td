@@ -21,12 +21,20 @@ def Train_Dialect : Dialect {
     Each model parameter is a function argument carrying a `train.role`
     attribute that says whether the training step updates it, and optionally
     a `train.name`. A training step returns each updated parameter as a result
-    marked `train.updates = <argument index>`.
+    marked `train.updates = <argument index>`. A module may name the file
+    holding its parameter values: `module attributes {train.weights =
+    "model.npz"}` (relative to the .mlir file, keyed by `train.name`).
+
+    Besides float ops, the dialect has int8 ops on upstream `quant` types
+    (per-tensor activations, per-channel weights along axis 0, i32 biases);
+    each says how it rescales its accumulator with a `rounding` attribute.
   }];
   let cppNamespace = "::mlir::train";
   let useDefaultAttributePrinterParser = 1;
   let hasRegionArgAttrVerify = 1;
   let hasRegionResultAttrVerify = 1;
+  let hasOperationAttrVerify = 1;
+  let dependentDialects = ["::mlir::quant::QuantDialect"];
   let extraClassDeclaration = [{
     /// Argument attribute: the training role of a parameter.
     static constexpr ::llvm::StringLiteral getRoleAttrName() {
@@ -39,6 +47,11 @@ def Train_Dialect : Dialect {
     /// Result attribute: index of the parameter argument this result updates.
     static constexpr ::llvm::StringLiteral getUpdatesAttrName() {
       return ::llvm::StringLiteral("train.updates");
+    }
+    /// Module attribute: the weights file (NPZ, keyed by `train.name`) of the
+    /// module's parameters, relative to the .mlir file.
+    static constexpr ::llvm::StringLiteral getWeightsAttrName() {
+      return ::llvm::StringLiteral("train.weights");
     }
   }];
 }
@@ -54,6 +67,19 @@ def Train_Role : I32EnumAttr<"Role", "training role of a model parameter", [
 def Train_RoleAttr : EnumAttr<Train_Dialect, Train_Role, "role"> {
   let assemblyFormat = "`<` $value `>`";
 }
+
+def Train_Rounding : I32EnumAttr<"Rounding",
+    "how a quantized op rescales its int32 accumulator", [
+    I32EnumAttrCase<"float_scale", 0>,
+    I32EnumAttrCase<"multiplier_shift", 1>
+  ]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::train";
+}
+
+// Printed as a bare keyword in op syntax (`rounding float_scale`) and as
+// `#train<rounding float_scale>` on its own.
+def Train_RoundingAttr : EnumAttr<Train_Dialect, Train_Rounding, "rounding">;
 
 class Train_Op<string mnemonic, list<Trait> traits = []>
     : Op<Train_Dialect, mnemonic, traits>;

@@ -12,6 +12,33 @@ def Train_FloatTensor : RankedTensorOf<[AnyFloat]>;
 def Train_LabelTensor : RankedTensorOf<[AnySignlessInteger]>;
 def Train_ScalarTensor : 0DTensorOf<[AnyFloat]>;
 
+// Upstream `quant` element types of the int8 ops: per-tensor activations
+// (`!quant.uniform<i8:f32, 0.02:-128>`, the storage range may be narrowed:
+// `i8<-128:127>`) and per-channel weights (`!quant.uniform<i8:f32:0, {...}>`).
+def Train_QInt8 : Type<
+    CPred<"::llvm::isa<::mlir::quant::UniformQuantizedType>($_self) && "
+          "::llvm::cast<::mlir::quant::UniformQuantizedType>($_self)"
+          ".isSigned() && "
+          "::llvm::cast<::mlir::quant::UniformQuantizedType>($_self)"
+          ".getStorageTypeIntegralWidth() == 8">,
+    "per-tensor int8 quantized type", "::mlir::quant::UniformQuantizedType">;
+def Train_QInt8PerAxis : Type<
+    CPred<"::llvm::isa<::mlir::quant::UniformQuantizedPerAxisType>($_self) && "
+          "::llvm::cast<::mlir::quant::UniformQuantizedPerAxisType>($_self)"
+          ".isSigned() && "
+          "::llvm::cast<::mlir::quant::UniformQuantizedPerAxisType>($_self)"
+          ".getStorageTypeIntegralWidth() == 8">,
+    "per-axis int8 quantized type",
+    "::mlir::quant::UniformQuantizedPerAxisType">;
+
+def Train_QTensor : RankedTensorOf<[Train_QInt8]>;
+def Train_QWeightTensor : RankedTensorOf<[Train_QInt8PerAxis]>;
+def Train_QBiasTensor : RankedTensorOf<[I32]>;
+// Operands of the layout ops: they move or compare values only, so they take
+// float tensors and per-tensor int8 quantized tensors alike (the verifiers
+// require one element type across operands and result).
+def Train_FloatOrQTensor : RankedTensorOf<[AnyFloat, Train_QInt8]>;
+
 // Convolution geometry shared by the forward op and its gradients.
 defvar ConvGeometry = (ins
   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
@@ -22,6 +49,18 @@ defvar ConvGeometry = (ins
 defvar ConvGeometryFormat =
   "(`stride` $stride^)? (`padding` $padding^)? (`dilation` $dilation^)? "
   "(`groups` $groups^)?";
+
+// Pooling window shared by the pooling ops (PyTorch's floor mode).
+defvar PoolGeometry = (ins
+  DenseI64ArrayAttr:$kernel,
+  DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
+  DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$padding);
+
+defvar PoolGeometryFormat =
+  "`kernel` $kernel (`stride` $stride^)? (`padding` $padding^)?";
+
+// Printed `rounding float_scale` (a bare keyword) by custom<Rounding>.
+defvar RoundingArg = (ins Train_RoundingAttr:$rounding);
 
 //===----------------------------------------------------------------------===//
 // Forward ops
@@ -87,8 +126,8 @@ def Train_ReshapeOp : Train_Op<"reshape", [Pure]> {
   let description = [{
     Flattening is a reshape: `tensor<4x8x2x2xf32> -> tensor<4x32xf32>`.
   }];
-  let arguments = (ins Train_FloatTensor:$input);
-  let results = (outs Train_FloatTensor:$result);
+  let arguments = (ins Train_FloatOrQTensor:$input);
+  let results = (outs Train_FloatOrQTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }
@@ -102,6 +141,291 @@ def Train_CrossEntropyOp : Train_Op<"cross_entropy", [Pure]> {
   let results = (outs Train_ScalarTensor:$result);
   let assemblyFormat = [{
     $logits `,` $labels attr-dict `:` type($logits) `,` type($labels) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_MatmulOp : Train_Op<"matmul", [Pure]> {
+  let summary = "batched matrix product: y[..., i, j] = Σ_k a[..., i, k] · b[..., k, j]";
+  let description = [{
+    Both operands and the result have the same rank (>= 2); the leading (batch)
+    dimensions are equal.
+
+    ```mlir
+    %y = train.matmul %a, %b
+        : (tensor<2x4x8xf32>, tensor<2x8x5xf32>) -> tensor<2x4x5xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$lhs, Train_FloatTensor:$rhs);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_MulOp : Train_Op<"mul", [Pure, Commutative, SameOperandsAndResultType]> {
+  let summary = "element-wise product of two tensors of the same type";
+  let arguments = (ins Train_FloatTensor:$lhs, Train_FloatTensor:$rhs);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Train_BroadcastOp : Train_Op<"broadcast", [Pure]> {
+  let summary = "numpy-style broadcast to a larger static shape";
+  let description = [{
+    The input's dimensions align with the result's trailing dimensions; each is
+    1 or equal to the result's. Missing leading dimensions are broadcast too.
+
+    ```mlir
+    %y = train.broadcast %x : tensor<1x8x1x1xf32> -> tensor<4x8x5x5xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatOrQTensor:$input);
+  let results = (outs Train_FloatOrQTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Train_ClampOp : Train_Op<"clamp", [Pure, SameOperandsAndResultType]> {
+  let summary = "y = min(max(x, min), max); relu6 is clamp 0..6";
+  let description = [{
+    On a quantized tensor the bounds are real values, applied to the stored
+    integers as round_half_even(min / s) + z and round_half_even(max / s) + z.
+
+    ```mlir
+    %y = train.clamp %x min 0.000000e+00 max 6.000000e+00 : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatOrQTensor:$input, F32Attr:$min, F32Attr:$max);
+  let results = (outs Train_FloatOrQTensor:$result);
+  let assemblyFormat = "$input `min` $min `max` $max attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Train_HardswishOp : Train_Op<"hardswish", [Pure, SameOperandsAndResultType]> {
+  let summary = "y = x · clamp(x + 3, 0, 6) / 6";
+  let arguments = (ins Train_FloatTensor:$input);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Train_SigmoidOp : Train_Op<"sigmoid", [Pure, SameOperandsAndResultType]> {
+  let summary = "y = 1 / (1 + exp(-x))";
+  let arguments = (ins Train_FloatTensor:$input);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Train_GeluOp : Train_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+  let summary = "Gaussian error linear unit, exact (erf) or its tanh approximation";
+  let description = [{
+    y = x · Φ(x) = x / 2 · (1 + erf(x / √2)); with `tanh`,
+    y = x / 2 · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+
+    ```mlir
+    %y = train.gelu %x : tensor<4x8xf32>
+    %z = train.gelu %x tanh : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$input, UnitAttr:$tanh);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$input (`tanh` $tanh^)? attr-dict `:` type($result)";
+}
+
+def Train_AvgPool2dOp : Train_Op<"avg_pool2d", [Pure]> {
+  let summary = "2-D average pooling of an NCHW tensor";
+  let description = [{
+    Windows of `kernel` size every `stride` pixels over the input padded by
+    `padding` on each side (floor mode). With `count_include_pad` the padded
+    zeros count in each window's divisor (PyTorch's default), without it only
+    the input pixels do (TOSA's).
+
+    ```mlir
+    %y = train.avg_pool2d %x kernel [2, 2] stride [2, 2] padding [1, 1] count_include_pad
+        : (tensor<1x8x8x8xf32>) -> tensor<1x8x5x5xf32>
+    ```
+  }];
+  let arguments = !con((ins Train_FloatTensor:$input), PoolGeometry,
+                       (ins UnitAttr:$count_include_pad));
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = !strconcat("$input ", PoolGeometryFormat,
+      " (`count_include_pad` $count_include_pad^)? attr-dict `:` "
+      "functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
+def Train_MaxPool2dOp : Train_Op<"max_pool2d", [Pure]> {
+  let summary = "2-D max pooling of an NCHW tensor";
+  let description = [{
+    Padding is -inf (the storage minimum on quantized tensors), so it never wins.
+
+    ```mlir
+    %y = train.max_pool2d %x kernel [3, 3] stride [2, 2] padding [1, 1]
+        : (tensor<1x8x8x8xf32>) -> tensor<1x8x4x4xf32>
+    ```
+  }];
+  let arguments = !con((ins Train_FloatOrQTensor:$input), PoolGeometry);
+  let results = (outs Train_FloatOrQTensor:$result);
+  let assemblyFormat = !strconcat("$input ", PoolGeometryFormat,
+      " attr-dict `:` functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
+def Train_GlobalAvgPoolOp : Train_Op<"global_avg_pool", [Pure]> {
+  let summary = "mean over the spatial dimensions: NxCxHxW -> NxCx1x1";
+  let arguments = (ins Train_FloatTensor:$input);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Train_ConcatOp : Train_Op<"concat", [Pure]> {
+  let summary = "concatenation of one or more tensors along `axis`";
+  let arguments = (ins Variadic<Train_FloatOrQTensor>:$inputs, I64Attr:$axis);
+  let results = (outs Train_FloatOrQTensor:$result);
+  let assemblyFormat = [{
+    $inputs `axis` $axis attr-dict `:` functional-type($inputs, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_TransposeOp : Train_Op<"transpose", [Pure]> {
+  let summary = "permutes dimensions: result dim i is input dim permutation[i]";
+  let arguments = (ins Train_FloatOrQTensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Train_FloatOrQTensor:$result);
+  let assemblyFormat = [{
+    $input `permutation` $permutation attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_BatchNormOp : Train_Op<"batch_norm", [Pure]> {
+  let summary = "inference batch normalization over axis 1";
+  let description = [{
+    y = (x - mean) / sqrt(var + epsilon) · gamma + beta, with gamma, beta,
+    mean and var of shape [C], C = dim 1 of x.
+  }];
+  let arguments = (ins Train_FloatTensor:$input, Train_FloatTensor:$gamma,
+                       Train_FloatTensor:$beta, Train_FloatTensor:$mean,
+                       Train_FloatTensor:$var, F32Attr:$epsilon);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta `,` $mean `,` $var `epsilon` $epsilon attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_SoftmaxOp : Train_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "softmax along `axis`";
+  let arguments = (ins Train_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$input `axis` $axis attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Train_LayerNormOp : Train_Op<"layer_norm", [Pure]> {
+  let summary = "layer normalization over the trailing rank(weight) dimensions";
+  let description = [{
+    Normalizes x over its trailing dimensions, those of `weight`'s shape, with
+    the biased variance, then y = x̂ · weight + bias.
+  }];
+  let arguments = (ins Train_FloatTensor:$input, Train_FloatTensor:$weight,
+                       Train_FloatTensor:$bias, F32Attr:$epsilon);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `epsilon` $epsilon attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_MSEOp : Train_Op<"mse", [Pure]> {
+  let summary = "mean squared error: mean((pred - target)²), a 0-d tensor";
+  let arguments = (ins Train_FloatTensor:$pred, Train_FloatTensor:$target);
+  let results = (outs Train_ScalarTensor:$result);
+  let assemblyFormat = [{
+    $pred `,` $target attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantized (int8) ops
+//===----------------------------------------------------------------------===//
+
+def Train_QConv2dOp : Train_Op<"qconv2d", [Pure]> {
+  let summary = "int8 convolution with per-channel weights and int32 bias";
+  let description = [{
+    acc[n, o, i, j] = b[o] + Σ (x - z_x) · w over the window of train.conv2d
+    (padding with z_x), then y = clamp(requant(acc, s_x · s_w[o] / s_y) + z_y)
+    to the storage range of the result type. `rounding` picks requant.
+
+    ```mlir
+    %y = train.qconv2d %x, %w, %b stride [2, 2] padding [1, 1] rounding float_scale
+        : (tensor<1x3x8x8x!quant.uniform<i8:f32, 2.000000e-02:-128>>,
+           tensor<4x3x3x3x!quant.uniform<i8:f32:0, {1.0e-2,2.0e-2,3.0e-2,4.0e-2}>>,
+           tensor<4xi32>) -> tensor<1x4x4x4x!quant.uniform<i8:f32, 5.000000e-02:-10>>
+    ```
+  }];
+  let arguments = !con((ins Train_QTensor:$input, Train_QWeightTensor:$weight,
+                            Optional<Train_QBiasTensor>:$bias),
+                       ConvGeometry, RoundingArg);
+  let results = (outs Train_QTensor:$result);
+  let assemblyFormat = !strconcat("$input `,` $weight (`,` $bias^)? ", ConvGeometryFormat,
+      " `rounding` custom<Rounding>($rounding) attr-dict `:` functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
+def Train_QLinearOp : Train_Op<"qlinear", [Pure]> {
+  let summary = "int8 fully connected layer with per-channel weights and int32 bias";
+  let description = [{
+    acc[n, m] = b[m] + Σ_k (x[n, k] - z_x) · w[m, k], then requantized like
+    train.qconv2d with eff[m] = s_x · s_w[m] / s_y.
+  }];
+  let arguments = !con((ins Train_QTensor:$input, Train_QWeightTensor:$weight,
+                            Optional<Train_QBiasTensor>:$bias), RoundingArg);
+  let results = (outs Train_QTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? `rounding` custom<Rounding>($rounding) attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_QAddOp : Train_Op<"qadd", [Pure]> {
+  let summary = "int8 element-wise addition with rescaling";
+  let description = [{
+    y = clamp(requant((a - z_a) · s_a + (b - z_b) · s_b, 1 / s_y) + z_y); the
+    operands and the result have the same shape and may have different scales
+    and zero points.
+  }];
+  let arguments = !con((ins Train_QTensor:$lhs, Train_QTensor:$rhs), RoundingArg);
+  let results = (outs Train_QTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `rounding` custom<Rounding>($rounding) attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_QAvgPool2dOp : Train_Op<"qavg_pool2d", [Pure]> {
+  let summary = "int8 average pooling (same quantized type in and out)";
+  let arguments = !con((ins Train_QTensor:$input), PoolGeometry,
+                       (ins UnitAttr:$count_include_pad), RoundingArg);
+  let results = (outs Train_QTensor:$result);
+  let assemblyFormat = !strconcat("$input ", PoolGeometryFormat,
+      " (`count_include_pad` $count_include_pad^)? `rounding` custom<Rounding>($rounding) attr-dict `:` "
+      "functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
+def Train_QGlobalAvgPoolOp : Train_Op<"qglobal_avg_pool", [Pure]> {
+  let summary = "int8 mean over the spatial dimensions (same quantized type in and out)";
+  let arguments = !con((ins Train_QTensor:$input), RoundingArg);
+  let results = (outs Train_QTensor:$result);
+  let assemblyFormat = [{
+    $input `rounding` custom<Rounding>($rounding) attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -1,0 +1,169 @@
+"""Executes the quantized ops for the reference interpreter.
+
+`EXECUTORS` maps an op name to a function ``(op, args) -> [results]``: it reads the
+quantization parameters from the MLIR types of the op's operands and result (upstream
+`!quant.uniform` types: per-tensor activations, per-axis weights), the geometry and the
+``rounding`` mode from its attributes, and calls the numpy semantics in
+`quantized_ops` on the storage arrays. Quantized values travel as their storage arrays
+(int8 for ``i8`` types); results are returned in the storage dtype of the result type.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .._mlir import ir
+from .._mlir.dialects import quant
+from ..compiler.errors import UnsupportedError, format_location
+from ..dialects import train
+from . import quantized_ops as qo
+
+
+def _element_type(value: ir.Value) -> ir.Type:
+    return ir.RankedTensorType(value.type).element_type
+
+
+def _unsupported(op, message: str) -> UnsupportedError:
+    return UnsupportedError(f"'{op.name}': {message}", format_location(op.location))
+
+
+def _per_tensor(op, value: ir.Value, what: str) -> quant.UniformQuantizedType:
+    element = _element_type(value)
+    if not isinstance(element, quant.UniformQuantizedType):
+        raise _unsupported(op, f"the {what} must have a per-tensor !quant.uniform element "
+                               f"type, got {element}")
+    return element
+
+
+def _weight_scales(op, value: ir.Value) -> list[float]:
+    """Per-output-channel scales of a weight (per-axis along dimension 0, zero points 0;
+    a per-tensor type gives its one scale to every channel)."""
+    element = _element_type(value)
+    if isinstance(element, quant.UniformQuantizedType):
+        if element.zero_point != 0:
+            raise _unsupported(op, "weights must be symmetric (zero point 0)")
+        return [element.scale] * ir.RankedTensorType(value.type).shape[0]
+    if not isinstance(element, quant.UniformQuantizedPerAxisType):
+        raise _unsupported(op, f"the weight must be a !quant.uniform tensor, got {element}")
+    if element.quantized_dimension != 0:
+        raise _unsupported(op, "weights must be quantized along dimension 0 (output channels), "
+                               f"not {element.quantized_dimension}")
+    if any(z != 0 for z in element.zero_points):
+        raise _unsupported(op, "weights must be symmetric (zero points 0)")
+    return list(element.scales)
+
+
+def _storage_dtype(element: ir.Type) -> np.dtype:
+    """The numpy dtype holding a quantized type's storage values (as the interpreter)."""
+    kind = "i" if element.is_signed else "u"
+    return np.dtype(f"{kind}{element.storage_type_integral_width // 8}")
+
+
+def _store(result: np.ndarray, op) -> list[np.ndarray]:
+    element = _element_type(op.results[0])
+    return [np.asarray(result).astype(_storage_dtype(element), copy=False)]
+
+
+def _rounding(op) -> str:
+    rounding = train.rounding_of(op)
+    if rounding not in qo.ROUNDINGS:
+        raise _unsupported(op, f"unknown rounding '{rounding}'")
+    return rounding
+
+
+def _range(t: quant.UniformQuantizedType) -> dict:
+    return dict(qmin=t.storage_type_min, qmax=t.storage_type_max)
+
+
+def _qconv2d(op, args):
+    x, y = _per_tensor(op, op.operands[0], "input"), _per_tensor(op, op.results[0], "result")
+    g = train.ConvGeometry.of(op)
+    bias = args[2] if len(args) > 2 else None
+    return _store(qo.qconv2d(
+        args[0], args[1], bias, x_scale=x.scale, x_zp=x.zero_point,
+        w_scales=_weight_scales(op, op.operands[1]), y_scale=y.scale, y_zp=y.zero_point,
+        **_range(y), stride=g.stride, padding=g.padding, dilation=g.dilation,
+        groups=g.groups, rounding=_rounding(op)), op)
+
+
+def _qlinear(op, args):
+    x, y = _per_tensor(op, op.operands[0], "input"), _per_tensor(op, op.results[0], "result")
+    bias = args[2] if len(args) > 2 else None
+    return _store(qo.qlinear(
+        args[0], args[1], bias, x_scale=x.scale, x_zp=x.zero_point,
+        w_scales=_weight_scales(op, op.operands[1]), y_scale=y.scale, y_zp=y.zero_point,
+        **_range(y), rounding=_rounding(op)), op)
+
+
+def _qadd(op, args):
+    a = _per_tensor(op, op.operands[0], "lhs")
+    b = _per_tensor(op, op.operands[1], "rhs")
+    y = _per_tensor(op, op.results[0], "result")
+    return _store(qo.qadd(
+        args[0], args[1], a_scale=a.scale, a_zp=a.zero_point, b_scale=b.scale,
+        b_zp=b.zero_point, y_scale=y.scale, y_zp=y.zero_point, **_range(y),
+        rounding=_rounding(op)), op)
+
+
+def _qavg_pool2d(op, args):
+    x = _per_tensor(op, op.operands[0], "input")
+    y = _per_tensor(op, op.results[0], "result")
+    g = train.PoolGeometry.of(op)
+    return _store(qo.qavg_pool2d(
+        args[0], kernel=g.kernel, stride=g.stride, padding=g.padding,
+        count_include_pad="count_include_pad" in op.attributes, **_range(y),
+        rounding=_rounding(op), zp=x.zero_point), op)
+
+
+def _qglobal_avg_pool(op, args):
+    _per_tensor(op, op.operands[0], "input")
+    y = _per_tensor(op, op.results[0], "result")
+    return _store(qo.qglobal_avg_pool(args[0], **_range(y), rounding=_rounding(op)), op)
+
+
+def _quant_params(op, element: ir.Type) -> dict:
+    """scale / zp (and axis) of a per-tensor or per-axis uniform type."""
+    if isinstance(element, quant.UniformQuantizedType):
+        return dict(scale=element.scale, zp=element.zero_point)
+    if isinstance(element, quant.UniformQuantizedPerAxisType):
+        return dict(scale=list(element.scales), zp=list(element.zero_points),
+                    axis=element.quantized_dimension)
+    raise _unsupported(op, f"unsupported quantized type {element}")
+
+
+def _qcast(op, args):
+    """quant.qcast: f32 -> !quant, clamp(rne(x / s) + z) in float64."""
+    element = _element_type(op.results[0])
+    q = qo.quantize(args[0], **_quant_params(op, element), qmin=element.storage_type_min,
+                    qmax=element.storage_type_max)
+    return _store(q, op)
+
+
+def _dcast(op, args):
+    """quant.dcast: !quant -> float, (q - z) · s in float64 rounded once to the result type."""
+    element = _element_type(op.operands[0])
+    dtype = np.float64 if str(_element_type(op.results[0])) == "f64" else np.float32
+    return [qo.dequantize(args[0], **_quant_params(op, element), dtype=dtype)]
+
+
+def _scast(op, args):
+    """quant.scast: between a quantized type and its storage integer type (same values)."""
+    element = _element_type(op.results[0])
+    if isinstance(element, quant.QuantizedType):
+        return [np.asarray(args[0]).astype(_storage_dtype(element), copy=False)]
+    width = ir.IntegerType(element).width
+    return [np.asarray(args[0]).astype(np.dtype(f"i{width // 8}"), copy=False)]
+
+
+EXECUTORS: dict[str, Callable[[object, list], list]] = {
+    "train.qconv2d": _qconv2d,
+    "train.qlinear": _qlinear,
+    "train.qadd": _qadd,
+    "train.qavg_pool2d": _qavg_pool2d,
+    "train.qglobal_avg_pool": _qglobal_avg_pool,
+    "quant.qcast": _qcast,
+    "quant.dcast": _dcast,
+    "quant.scast": _scast,
+}
