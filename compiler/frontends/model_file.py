@@ -38,8 +38,9 @@ class ImportedModel:
             weights.name, context=self.module.context)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(weights, **self.weights)
-        path.write_text(str(self.module) + "\n" if not str(self.module).endswith("\n")
-                        else str(self.module))
+        # Locations are kept so later errors still point into the user's model source.
+        text = self.module.operation.get_asm(enable_debug_info=True)
+        path.write_text(text if text.endswith("\n") else text + "\n")
         return path, weights
 
 

@@ -598,7 +598,7 @@ class _Emitter:
         return y, y_type, out
 
     def text(self, input_type: str, result_type: str) -> str:
-        args = ",\n".join([f"    %input: {input_type}"] + self.args)
+        args = ",\n".join([f"    %input: {input_type} {{train.name = \"input\"}}"] + self.args)
         return "\n".join([*self.aliases,
                           f"func.func @forward(\n{args})\n    -> {result_type} {{",
                           *self.body, "}", ""])

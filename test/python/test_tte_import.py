@@ -102,7 +102,7 @@ def test_structure(name):
 
     # Parameters: the NPZ key prefixes of the weights and biases, in forward order.
     attrs = arg_attrs(model)
-    assert attrs[0] == {}
+    assert attrs[0] == {"train.name": "input"}  # the data input: named, no role
     names = [a["train.name"] for a in attrs[1:]]
     expected = [k.replace(".params.", ".") for k in npz_keys(name)
                 if not k.endswith(".w_scales")]
@@ -486,7 +486,7 @@ def test_tiny_model_text(tmp_path):
     prefixes = ["first_conv", "blocks.0.depthwise", "blocks.0.pointwise2",
                 "blocks.1.pointwise1", "blocks.1.depthwise", "blocks.1.pointwise2",
                 "feature_mix", "classifier"]
-    assert names == [None] + [f"{p}.{k}" for p in prefixes for k in ("weight", "bias")]
+    assert names == ["input"] + [f"{p}.{k}" for p in prefixes for k in ("weight", "bias")]
     depthwise = ops[4 + 1]
     assert str(depthwise.location) == 'loc("blocks.1.depthwise")'
     assert str(depthwise.attributes["stride"]) == "array<i64: 2, 2>"
