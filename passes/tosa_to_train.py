@@ -18,9 +18,9 @@ Float ops: conv2d, depthwise_conv2d (a grouped train.conv2d), matmul
 (train.linear when the right operand is a constant with batch 1, train.matmul
 otherwise), a 1x1 conv2d over a 1x1 image (TOSA 1.0's fully connected form:
 train.linear), add, mul (shift 0), clamp (train.relu for [0, +inf)),
-avg_pool2d (count_include_pad false), max_pool2d, reshape, transpose, identity
-and const (arith.constant). TOSA broadcasting (size-1 dims) becomes
-train.broadcast. Asymmetric padding (TFLite's SAME with stride 2) that a
+avg_pool2d (count_include_pad false), max_pool2d, reshape, transpose, concat,
+sigmoid, identity and const (arith.constant). TOSA broadcasting (size-1 dims)
+becomes train.broadcast. Asymmetric padding (TFLite's SAME with stride 2) that a
 symmetric padding cannot reproduce is made explicit with train.concat of pad
 values (zeros for convolutions, -inf for max pooling; average pooling is then
 rescaled by a constant kernel-size/count map so padding stays uncounted).
@@ -31,7 +31,7 @@ train.qconv2d / train.qlinear with `rounding multiplier_shift`; a following i8
 tosa.clamp is fused by narrowing the storage range of the result type.
 TFLite's int8 ADD as legalized to TOSA (rescale ×2^20, rescale by
 s/(2·max s), i32 add, rescale to i8) becomes train.qadd. reshape, transpose,
-max_pool2d and clamp move storage values on the same quantized type.
+concat, max_pool2d and clamp move storage values on the same quantized type.
 
 Quantization parameters. Quantized tensor types (`!quant.uniform`) are used as
 given. Plain i8 tensors carry no scales: their zero points come from the zp
@@ -65,9 +65,9 @@ NCHW = (0, 2, 3, 1)     # tosa NHWC value == transpose(NCHW value, NCHW)
 OIHW = (0, 2, 3, 1)     # tosa OHWI weight == transpose(OIHW weight, OIHW)
 F32_MAX = float(np.finfo(np.float32).max)
 
-_FLOAT_ONLY_INT8_MESSAGE = ("int8 '{name}' is not supported (int8 support covers conv2d, "
-                            "depthwise_conv2d and matmul followed by a rescale, TFLite's ADD "
-                            "pattern, reshape, transpose, max_pool2d and clamp)")
+_INTEGER_MESSAGE = ("{kind} '{name}' is not supported (int8 support covers conv2d, "
+                    "depthwise_conv2d and matmul followed by a rescale, TFLite's ADD pattern, "
+                    "reshape, transpose, max_pool2d and clamp)")
 
 
 @dataclass
@@ -129,10 +129,6 @@ def _moves_only_unit_dims(shape, perm) -> bool:
     """Whether transpose(x, perm) keeps the order of x's non-1 dims (a reshape)."""
     order = [p for p in perm if shape[p] != 1]
     return order == sorted(order)
-
-
-def _is_float(t: ir.Type) -> bool:
-    return isinstance(t, ir.FloatType)
 
 
 def _quant_type(t: ir.Type):
@@ -262,7 +258,6 @@ class _FunctionConverter:
         self.parent: dict = {}        # union-find over i8 activation values
         self.zero_points: dict = {}
         self.scales: dict = {}
-        self.fixed_scales: set = set()
 
     # -- driver ---------------------------------------------------------------
 
@@ -315,6 +310,8 @@ class _FunctionConverter:
         for op in ops:
             name = op.operation.name
             if name in ("tosa.const", "arith.constant"):
+                if not isinstance(op.results[0].type, ir.RankedTensorType):
+                    continue
                 attr = op.attributes["values" if name == "tosa.const" else "value"]
                 if not isinstance(attr, ir.DenseElementsAttr):
                     raise UnsupportedError(f"constant {attr.type} is not a dense elements "
@@ -515,6 +512,10 @@ class _FunctionConverter:
             activations += [r for r in op.results if _is_i8(r) and r not in self.consts]
             if op.name in layout and _is_i8(op.results[0]) and op.results[0] not in self.consts:
                 self._union(op.operands[0], op.results[0])
+            if op.name == "tosa.concat" and _is_i8(op.results[0]):
+                for operand in op.operands:
+                    if operand not in self.consts:
+                        self._union(operand, op.results[0])
         for value in activations:
             q = _quant_type(_element(value))
             if q is not None:
@@ -525,7 +526,6 @@ class _FunctionConverter:
                     raise UnsupportedError("scale mismatch between quantized types of one "
                                            "tensor", _loc(owner))
                 self.scales[root] = q.scale
-                self.fixed_scales.add(root)
             elif isinstance(_element(value), quant.QuantizedType):
                 raise UnsupportedError(f"quantized type {_element(value)} is not supported "
                                        "for activations (per-tensor !quant.uniform only)",
@@ -657,9 +657,12 @@ class _FunctionConverter:
         handler(self, op)
 
     def _not_int8(self, op) -> None:
-        if any(_is_int(v, w) for v in list(op.operands)[:1] + list(op.results)
-               for w in (8, 16, 32)):
-            raise UnsupportedError(_FLOAT_ONLY_INT8_MESSAGE.format(name=op.name), _loc(op))
+        for value in list(op.operands)[:1] + list(op.results):
+            width = _storage_width(_element(value))
+            if width is not None:
+                kind = "int8" if width == 8 else f"i{width}"
+                raise UnsupportedError(_INTEGER_MESSAGE.format(kind=kind, name=op.name),
+                                       _loc(op))
 
     def _constant_op(self, op) -> None:
         pass  # materialized on use (_get), with the layout the user needs
@@ -700,6 +703,26 @@ class _FunctionConverter:
         self._not_int8(op)
         self._check_zero([(op.operands[2], "shift")], op)
         self._elementwise(op, "train.mul", list(op.operands[:2]))
+
+    def _sigmoid(self, op) -> None:
+        self._not_int8(op)
+        self._elementwise(op, "train.sigmoid", [op.operands[0]])
+
+    def _concat(self, op) -> None:
+        operands = list(op.operands)
+        if not _is_i8(op.results[0]):
+            self._not_int8(op)
+        axis = ir.IntegerAttr(op.attributes["axis"]).value
+        perm = self._layout_of(operands)
+        values = [self._get(v, perm) for v in operands]
+        if len({str(_element(v)) for v in values}) != 1:
+            raise UnsupportedError("int8 'tosa.concat' of tensors with different quantization "
+                                   "is not supported", _loc(op))
+        shape = _permute(_shape(op.results[0]), _inverse(perm))
+        result = self._op("train.concat", _tensor(shape, _element(values[0])), values,
+                          axis=ir.IntegerAttr.get(ir.IntegerType.get_signless(64),
+                                                  perm[axis]))
+        self.values[op.results[0]] = (result, perm)
 
     def _clamp(self, op) -> None:
         lo, hi = (ir.Attribute(op.attributes[k]) for k in ("min_val", "max_val"))
@@ -1076,6 +1099,8 @@ _HANDLERS = {
     "tosa.add": _FunctionConverter._add,
     "tosa.mul": _FunctionConverter._mul,
     "tosa.clamp": _FunctionConverter._clamp,
+    "tosa.sigmoid": _FunctionConverter._sigmoid,
+    "tosa.concat": _FunctionConverter._concat,
     "tosa.avg_pool2d": _FunctionConverter._avg_pool,
     "tosa.max_pool2d": _FunctionConverter._max_pool,
     "tosa.reshape": _FunctionConverter._reshape,
@@ -1119,9 +1144,8 @@ def _cleanup(block: ir.Block) -> None:
         changed = False
         _dead_code(block)
         for op in list(block.operations):
-            if _fold(op):
-                changed = True
-                break
+            # _fold erases at most `op` itself, so the rest of the list stays valid.
+            changed |= _fold(op)
 
 
 def _fold(op) -> bool:

@@ -7,8 +7,9 @@ implementations of TOSA's semantics (NHWC, OHWI / [KH, KW, C, M] weights, TOSA's
   without padding counts → residual add → max_pool → reshape → matmul + bias) matches
   numpy, has one transpose (at its NHWC input) and trainable conv/fc parameters;
 - plain-i8 TOSA (no quant types: scale 1, zero points from the zp operands) of
-  conv + rescale + clamp, depthwise + rescale and matmul + rescale, and TFLite's int8
-  ADD pattern, computes exactly the integers numpy computes;
+  conv + rescale + clamp, depthwise + rescale and matmul + rescale, TFLite's int8
+  ADD pattern, and a conv on `!quant.uniform` tensors with float32 scales, compute
+  exactly the integers numpy computes;
 - unsupported ops, dynamic shapes and unsupported rounding are located errors.
 """
 
@@ -365,6 +366,44 @@ def test_int8_conv_rescale_matches_numpy_integers(tmp_path):
         assert got.dtype == np.int8
         assert np.ptp(want) > 20  # a meaningful range of outputs
         np.testing.assert_array_equal(got, want)
+
+
+TYPED_CONV = """\
+func.func @main(%x: tensor<1x5x5x4x!quant.uniform<i8:f32, SX:-7>>) -> tensor<1x5x5x3x!quant.uniform<i8:f32, SY:12>> {
+  %w = "tosa.const"() <{values = W}> : () -> tensor<3x3x3x4xi8>
+  %b = "tosa.const"() <{values = B}> : () -> tensor<3xi32>
+  %izp = "tosa.const"() <{values = dense<-7> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %x, %w, %b, %izp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x5x5x4x!quant.uniform<i8:f32, SX:-7>>, tensor<3x3x3x4xi8>, tensor<3xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x5x5x3xi32>
+  %m = "tosa.const"() <{values = M}> : () -> tensor<3xi32>
+  %s = "tosa.const"() <{values = S}> : () -> tensor<3xi8>
+  %z32 = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
+  %ozp = "tosa.const"() <{values = dense<12> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %y = tosa.rescale %acc, %m, %s, %z32, %ozp {rounding_mode = DOUBLE_ROUND, scale32 = true, per_channel = true, input_unsigned = false, output_unsigned = false} : (tensor<1x5x5x3xi32>, tensor<3xi32>, tensor<3xi8>, tensor<1xi32>, tensor<1xi8>) -> tensor<1x5x5x3x!quant.uniform<i8:f32, SY:12>>
+  return %y : tensor<1x5x5x3x!quant.uniform<i8:f32, SY:12>>
+}
+"""
+
+
+def test_int8_conv_with_quantized_types_matches_numpy_integers(tmp_path):
+    # TFLite-style float32 scales: the activation scales come from the types, the
+    # weight scales are derived so that train's QuantizeMultiplier gives the rescale's.
+    rng = np.random.default_rng(7)
+    s_x, s_y = float(np.float32(0.0235)), float(np.float32(0.0731))
+    s_w = rng.uniform(0.002, 0.01, 3).astype(np.float32).astype(np.float64)
+    pairs = [multiplier_and_shift(s_x * s / s_y) for s in s_w]
+    arrays = {"W": rng.integers(-127, 128, (3, 3, 3, 4)), "B": rng.integers(-2000, 2000, 3),
+              "M": np.array([m for m, _ in pairs]), "S": np.array([s for _, s in pairs])}
+    text = fill_int8(TYPED_CONV, arrays).replace("SX", repr(s_x)).replace("SY", repr(s_y))
+    model = import_tosa(write(tmp_path, text))
+    assert forward_ops(model).count("train.qconv2d") == 1
+    x = rng.integers(-128, 128, (1, 5, 5, 4)).astype(np.int8)
+    got = run(model, {"arg0": x})
+    acc = conv2d(x.astype(np.int64) + 7, arrays["W"], arrays["B"], (1, 1, 1, 1), (1, 1),
+                 dtype=np.int64)
+    want = rescale_i8(acc, arrays["M"], arrays["S"], 12)
+    assert np.ptp(want) > 20
+    np.testing.assert_array_equal(got, want)
 
 
 INT8_ADD = """\
