@@ -25,7 +25,7 @@ pip torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
   # tflite-micro runs TFLite Micro's reference kernels (the bit-exact int8 oracle);
   # ai-edge-litert ships the .tflite flatbuffer schema the tests write models with.
-  pip "pytest>=7" "lit>=18" "filecheck>=1.0" tflite-micro ai-edge-litert
+  pip "pytest>=7" "lit>=18" "filecheck>=1.0" hypothesis tflite-micro ai-edge-litert
 fi
 pip -r scripts/build-requirements.txt
 pip "numpy>=1.24" scikit-learn
