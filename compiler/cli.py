@@ -5,6 +5,7 @@
   tcc import-torch model.py:Class --input-shape 1x3x32x32 -o model.mlir
   tcc import-tte MODEL.pkl|MODEL.json [--num-classes N] -o model.mlir
   tcc import-tosa model.mlir -o model.mlir
+  tcc analyze model.mlir [--scheme FILE [--scheme-key KEY]] [--json]
 """
 
 from __future__ import annotations
@@ -30,17 +31,30 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--weights", type=Path, help=".npz of initial parameters by name")
     parser.add_argument("--seed", type=int, default=0, help="seed of the default init and data")
+    parser.add_argument("--scheme", help="sparse update scheme (JSON, tcc's or the paper's "
+                                         "format); its optimizer entries take precedence")
+    parser.add_argument("--scheme-key", help="which scheme of a file holding several")
+    parser.add_argument("--optimizer", choices=["sgd", "momentum"], default="sgd")
+    parser.add_argument("--momentum", type=float, default=0.9, help="with --optimizer momentum")
+    parser.add_argument("--no-qas", action="store_true",
+                        help="int8 SGD without quantization-aware scaling")
 
 
 def _options(args) -> driver.TrainingOptions:
+    if args.scheme_key and not args.scheme:
+        raise InputError("--scheme-key needs --scheme")
+    scheme = f"{args.scheme}#{args.scheme_key}" if args.scheme_key else args.scheme
     return driver.TrainingOptions(lr=args.lr, weight_decay=args.weight_decay,
-                                  weights=args.weights, seed=args.seed)
+                                  weights=args.weights, seed=args.seed, scheme=scheme,
+                                  optimizer=args.optimizer, momentum=args.momentum,
+                                  qas=not args.no_qas)
 
 
 def compile_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tcc", description="Compile a model's training step for a target.",
                      epilog="Also: tcc run MODEL --function NAME --inputs IN.npz -o OUT.npz; "
-                            "tcc import-torch|import-tte|import-tosa MODEL -o OUT.mlir")
+                            "tcc import-torch|import-tte|import-tosa MODEL -o OUT.mlir; "
+                            "tcc analyze MODEL --scheme FILE")
     parser.add_argument("model", type=Path, help="model .mlir (train dialect)")
     parser.add_argument("--target", default="cortex-m7", help="cortex-m7 (default) or cortex-m4")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
@@ -140,8 +154,46 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
+def analyze_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tcc analyze",
+                     description="Memory of a model's training step under a sparse update "
+                                 "scheme: bytes saved for backward, trainable parameter, "
+                                 "gradient and momentum bytes.")
+    parser.add_argument("model", type=Path, help="model .mlir (@forward, or with a @train_step)")
+    parser.add_argument("--scheme", help="scheme file (JSON: tcc's or the paper's format)")
+    parser.add_argument("--scheme-key",
+                        help="which scheme of a file holding several, e.g. mcunet-5fps/49kb")
+    parser.add_argument("--optimizer", choices=["sgd", "momentum"],
+                        help="default: the scheme's, else sgd")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--momentum", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--no-qas", action="store_true",
+                        help="int8 SGD without quantization-aware scaling")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--details", action="store_true",
+                        help="list every saved activation and updated parameter")
+    return parser
+
+
+def _analyze(argv: list[str]) -> int:
+    from . import analysis
+    args = analyze_parser().parse_args(argv)
+    if args.scheme_key and not args.scheme:
+        raise InputError("--scheme-key needs --scheme")
+    scheme = f"{args.scheme}#{args.scheme_key}" if args.scheme_key else args.scheme
+    options = analysis.StepOptions(scheme=scheme, optimizer=args.optimizer, lr=args.lr,
+                                   momentum=args.momentum, weight_decay=args.weight_decay,
+                                   qas=False if args.no_qas else None)
+    report = analysis.analyze_file(args.model, options)
+    print(analysis.to_json_text(report) if args.json else report.table(args.details))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "analyze":
+        return guarded_main(lambda: _analyze(argv[1:]))
     if argv and argv[0] == "run":
         return guarded_main(lambda: _run(argv[1:]))
     if argv and argv[0] in ("import-torch", "import-tte", "import-tosa"):

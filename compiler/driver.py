@@ -17,10 +17,10 @@ from ..dialects import train
 from ..runtime import cortex_m_runner, interpreter
 from .errors import BuildError, InputError, RunError, UnsupportedError
 from .example_data import digits_batches, load_training_data
+from .analysis import StepOptions, derive_step
 from .frontends.model_file import weights_file
 from .parameters import (default_parameters, load_parameters, parameter_indices, read_weights,
                          select_parameters)
-from .pipeline import run_pipeline
 from .source import find_function, load_module, new_context
 from .targets import cortex_m
 
@@ -33,6 +33,10 @@ class TrainingOptions:
     weight_decay: float = 0.0
     weights: Path | None = None
     seed: int = 0
+    scheme: str | None = None          # FILE or FILE#KEY; its optimizer entries win
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    qas: bool = True
     forward: str = "forward"
     step: str = "train_step"
 
@@ -108,11 +112,11 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
         from .frontends import tosa
         imported = tosa.import_tosa(module)
         module, imported_weights = imported.module, imported.weights
-    names = [op.sym_name.value for op in module.body.operations if hasattr(op, "sym_name")]
-    if options.step not in names:
-        run_pipeline(module, [f"train-autodiff{{forward={options.forward} step={options.step} "
-                              f"lr={options.lr!r} weight-decay={options.weight_decay!r}}}"],
-                     str(path))
+    step = StepOptions(scheme=options.scheme, optimizer=options.optimizer, lr=options.lr,
+                       momentum=options.momentum if options.optimizer == "momentum" else None,
+                       weight_decay=options.weight_decay, qas=options.qas,
+                       forward=options.forward, step=options.step)
+    derive_step(module, step, str(path))
     forward = find_function(module, options.forward)
     stored = weights_file(module, path)
     if options.weights:
@@ -147,20 +151,22 @@ def training_batches(model: TrainableModel, steps: int,
 def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
     """Losses of the same training run in the reference interpreter."""
     step = find_function(model.module, model.options.step)
-    arity = len(step.entry_block.arguments)
-    params = dict(model.parameters)
-    trainable = [i for i in parameter_indices(model.forward)
-                 if train.arg_role(model.forward, i) == "trainable"]
-    data_index = next(i for i in range(arity - 1) if i not in params)
+    args = step.entry_block.arguments
+    state = dict(model.parameters)
+    for index, arg in enumerate(args):
+        if train.momentum_of(step, index) is not None:  # momentum buffers start at zero
+            state[index] = np.zeros(train.shape_of(arg), dtype=np.float32)
+    data_index = next(i for i in range(len(args) - 1) if i not in state)
     losses = []
     for x, y in zip(inputs, labels):
-        args = [None] * arity
-        args[data_index], args[arity - 1] = x, y
-        for index, value in params.items():
-            args[index] = value
-        results = interpreter.run_function(model.module, model.options.step, args)
+        values = [state.get(i) for i in range(len(args))]
+        values[data_index], values[-1] = x, y
+        results = interpreter.run_function(model.module, model.options.step, values)
         losses.append(float(results[0]))
-        params.update(zip(trainable, results[1:]))
+        for index, result in enumerate(results[1:], start=1):
+            target = train.updated_arg(step, index)
+            if target is not None:
+                state[target] = result
     return losses
 
 

@@ -37,12 +37,16 @@ def load_module(path: str | Path, context: ir.Context) -> ir.Module:
     """Reads, parses and verifies an .mlir file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        path.read_text()
     except FileNotFoundError:
         raise InputError("no such file", str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read file: {error}", str(path)) from None
-    return parse_module(text, str(path), context)
+    # Parsing the file itself (not its text) puts its name in every op's location.
+    try:
+        return ir.Module.parseFile(str(path), context=context)
+    except ir.MLIRError as error:
+        raise diagnostics_error(error, str(path)) from None
 
 
 def find_function(module: ir.Module, name: str) -> func.FuncOp:

@@ -12,6 +12,8 @@ from .._mlir.dialects import _train_ops_gen as _gen
 ROLE = "train.role"
 NAME = "train.name"
 UPDATES = "train.updates"
+CHANNELS = "train.channels"  # argument: only the first k channels are trained
+MOMENTUM_OF = "train.momentum_of"  # argument: momentum buffer of parameter #i
 WEIGHTS = "train.weights"  # module attribute: the NPZ file of the parameters
 ROLES = ("frozen", "trainable")
 ROUNDINGS = ("float_scale", "multiplier_shift")
@@ -269,6 +271,112 @@ def mse(pred, target, *, loc=None, ip=None) -> ir.Value:
     return _gen.mse(_tensor([], pred), pred, target, loc=loc, ip=ip)
 
 
+# Gradient ops. Pool gradients take the forward input's type (avg_pool2d_grad)
+# or the forward input itself (max_pool2d_grad); `kernel` may be a whole
+# PoolGeometry (then stride and padding are not given).
+
+def _geometry(kernel, stride, padding) -> PoolGeometry:
+    if isinstance(kernel, PoolGeometry):
+        if stride is not None or tuple(padding) != (0, 0):
+            raise ValueError("give either a PoolGeometry or kernel/stride/padding")
+        return kernel
+    return PoolGeometry.make(kernel, stride, padding)
+
+
+def _type(type_or_value) -> ir.Type:
+    if isinstance(type_or_value, str):
+        return ir.Type.parse(type_or_value)
+    if isinstance(type_or_value, ir.Value):
+        return type_or_value.type
+    return type_or_value
+
+
+def sum_to(input, shape, *, loc=None, ip=None) -> ir.Value:
+    """Sums `input` down to `shape`, which broadcasts to it (adjoint of broadcast)."""
+    return _gen.sum_to(_tensor(shape, input), input, loc=loc, ip=ip)
+
+
+def slice(input, offsets, sizes, *, loc=None, ip=None) -> ir.Value:  # noqa: A001
+    """input[offsets : offsets + sizes] (stride 1); the result shape is `sizes`."""
+    sizes = [int(v) for v in sizes]
+    return _gen.slice(_tensor(sizes, input), input, [int(v) for v in offsets], sizes,
+                      loc=loc, ip=ip)
+
+
+def pad_to(input, offsets, shape, *, loc=None, ip=None) -> ir.Value:
+    """Zeros of `shape` with `input` placed at `offsets` (adjoint of slice)."""
+    return _gen.pad_to(_tensor(shape, input), input, [int(v) for v in offsets],
+                       loc=loc, ip=ip)
+
+
+def avg_pool2d_grad(grad_output, input_type, kernel, stride=None, padding=(0, 0),
+                    count_include_pad: bool = True, *, loc=None, ip=None) -> ir.Value:
+    """dx of avg_pool2d; `input_type` is the forward input's type (or a value of it)."""
+    return _gen.avg_pool2d_grad(
+        _type(input_type), grad_output, **_geometry(kernel, stride, padding).kwargs(),
+        count_include_pad=ir.UnitAttr.get() if count_include_pad else None, loc=loc, ip=ip)
+
+
+def max_pool2d_grad(grad_output, input, kernel, stride=None, padding=(0, 0), *,
+                    loc=None, ip=None) -> ir.Value:
+    """dx of max_pool2d from dy and the forward input (first maximum of each window)."""
+    return _gen.max_pool2d_grad(input.type, grad_output, input,
+                                **_geometry(kernel, stride, padding).kwargs(),
+                                loc=loc, ip=ip)
+
+
+def clamp_grad(grad_output, input, lo: float, hi: float, *, loc=None, ip=None) -> ir.Value:
+    """dy where lo < x < hi, else 0."""
+    return _gen.clamp_grad(grad_output, input, _f32(lo), _f32(hi), loc=loc, ip=ip)
+
+
+def sigmoid_grad(grad_output, output, *, loc=None, ip=None) -> ir.Value:
+    """dy · y · (1 - y) from the forward output y."""
+    return _gen.sigmoid_grad(grad_output, output, loc=loc, ip=ip)
+
+
+def hardswish_grad(grad_output, input, *, loc=None, ip=None) -> ir.Value:
+    return _gen.hardswish_grad(grad_output, input, loc=loc, ip=ip)
+
+
+def gelu_grad(grad_output, input, tanh: bool = False, *, loc=None, ip=None) -> ir.Value:
+    return _gen.gelu_grad(grad_output, input, tanh=ir.UnitAttr.get() if tanh else None,
+                          loc=loc, ip=ip)
+
+
+def softmax_grad(grad_output, output, axis: int, *, loc=None, ip=None) -> ir.Value:
+    """y · (dy - Σ_axis dy · y) from the forward output y."""
+    return _gen.softmax_grad(grad_output, output, _i64(axis), loc=loc, ip=ip)
+
+
+def layer_norm_grad_input(grad_output, input, weight, epsilon: float, *, loc=None,
+                          ip=None) -> ir.Value:
+    return _gen.layer_norm_grad_input(input.type, grad_output, input, weight,
+                                      _f32(epsilon), loc=loc, ip=ip)
+
+
+def mse_grad(pred, target, *, loc=None, ip=None) -> ir.Value:
+    """2 (pred - target) / numel."""
+    return _gen.mse_grad(pred.type, pred, target, loc=loc, ip=ip)
+
+
+def sgd_momentum(param, grad, momentum_buffer, *, lr: float, momentum: float,
+                 weight_decay: float = 0.0, loc=None, ip=None) -> tuple[ir.Value, ir.Value]:
+    """m' = momentum · m + (g + wd · p); p' = p - lr · m'. Returns (p', m')."""
+    results = _gen.sgd_momentum(param, grad, momentum_buffer, _f32(lr), _f32(momentum),
+                                weight_decay=_f32(weight_decay), loc=loc, ip=ip)
+    return results[0], results[1]
+
+
+def qsgd(param, grad, *, lr: float, weight_decay: float = 0.0, scales=None,
+         qas: bool = False, loc=None, ip=None) -> ir.Value:
+    """Integer-domain SGD step of an int8 weight, or of an int32 bias (`scales`:
+    its bias scale s_x · s_w[c] per element); `qas` scales the gradient by s⁻²."""
+    return _gen.qsgd(param.type, param, grad, _f32(lr), weight_decay=_f32(weight_decay),
+                     scales=None if scales is None else [float(v) for v in scales],
+                     qas=ir.UnitAttr.get() if qas else None, loc=loc, ip=ip)
+
+
 # Quantized (int8) ops. `rounding` is "float_scale" or "multiplier_shift" (or a
 # #train<rounding ...> attribute); quantized result types are given explicitly,
 # either as a whole tensor type or as the element type alone (the shape is
@@ -368,6 +476,22 @@ def arg_name(func, index: int) -> str:
     if attrs is not None and NAME in attrs:
         return ir.StringAttr(attrs[NAME]).value
     return f"arg{index}"
+
+
+def arg_channels(func, index: int) -> int | None:
+    """The `train.channels` of argument `index` (first k channels trained), if any."""
+    attrs = _arg_attrs(func, index)
+    if attrs is not None and CHANNELS in attrs:
+        return ir.IntegerAttr(attrs[CHANNELS]).value
+    return None
+
+
+def momentum_of(func, index: int) -> int | None:
+    """The parameter argument whose momentum buffer argument `index` is, if any."""
+    attrs = _arg_attrs(func, index)
+    if attrs is not None and MOMENTUM_OF in attrs:
+        return ir.IntegerAttr(attrs[MOMENTUM_OF]).value
+    return None
 
 
 def result_attrs(func, index: int) -> ir.DictAttr | None:

@@ -13,6 +13,7 @@ from ..compiler.errors import InputError
 _REGISTRY = {
     "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
     "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
+    "train-prune": ("tcc.passes.train_prune", "TrainPrune"),
     "tosa-to-train": ("tcc.passes.tosa_to_train", "TosaToTrain"),
 }
 

@@ -82,6 +82,15 @@ def _i64(op, name: str) -> int:
     return ir.IntegerAttr(op.attributes[name]).value
 
 
+def _f32_or(op, name: str, default: float) -> float:
+    """An optional (default-valued) float attribute."""
+    return _f32(op, name) if name in op.attributes else default
+
+
+def _i64_array(op, name: str) -> tuple:
+    return tuple(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
 def _clamp(op) -> dict:
     """Real bounds; on a quantized result the storage bounds round_half_even(v/s) + z,
     within the storage range of the type."""
@@ -105,7 +114,10 @@ _KWARGS: dict[str, Callable] = {
     "train.conv2d_grad_weight": lambda op: {**_geometry(op), "weight_shape": _result_shape(op)},
     "train.reshape": lambda op: {"shape": _result_shape(op)},
     "train.broadcast": lambda op: {"shape": _result_shape(op)},
-    "train.sgd": lambda op: {"lr": _f32(op, "lr"), "weight_decay": _f32(op, "weight_decay")},
+    "train.sgd": lambda op: {"lr": _f32(op, "lr"),
+                             "weight_decay": _f32_or(op, "weight_decay", 0.0)},
+    "train.sgd_momentum": lambda op: {"lr": _f32(op, "lr"), "momentum": _f32(op, "momentum"),
+                                      "weight_decay": _f32_or(op, "weight_decay", 0.0)},
     "train.clamp": _clamp,
     "train.gelu": lambda op: {"tanh": "tanh" in op.attributes},
     "train.avg_pool2d": lambda op: {**_pool(op),
@@ -117,6 +129,20 @@ _KWARGS: dict[str, Callable] = {
         "permutation": tuple(ir.DenseI64ArrayAttr(op.attributes["permutation"]))},
     "train.batch_norm": lambda op: {"epsilon": _f32(op, "epsilon")},
     "train.layer_norm": lambda op: {"epsilon": _f32(op, "epsilon")},
+    # Gradient ops.
+    "train.sum_to": lambda op: {"shape": _result_shape(op)},
+    "train.slice": lambda op: {"offsets": _i64_array(op, "offsets"),
+                               "sizes": _i64_array(op, "sizes")},
+    "train.pad_to": lambda op: {"offsets": _i64_array(op, "offsets"),
+                                "shape": _result_shape(op)},
+    "train.avg_pool2d_grad": lambda op: {
+        **_pool(op), "input_shape": _result_shape(op),
+        "count_include_pad": "count_include_pad" in op.attributes},
+    "train.max_pool2d_grad": _pool,
+    "train.clamp_grad": lambda op: {"min": _f32(op, "min"), "max": _f32(op, "max")},
+    "train.gelu_grad": lambda op: {"tanh": "tanh" in op.attributes},
+    "train.softmax_grad": lambda op: {"axis": _i64(op, "axis")},
+    "train.layer_norm_grad_input": lambda op: {"epsilon": _f32(op, "epsilon")},
 }
 
 
@@ -131,7 +157,13 @@ def _execute(op, args: list) -> list:
         raise UnsupportedError(f"the interpreter does not support '{name}'",
                                format_location(op.location))
     kwargs = _KWARGS.get(name, lambda _: {})(op)
-    return [np.asarray(ref.OPS[name](*args, **kwargs))]
+    results = ref.OPS[name](*args, **kwargs)
+    # An op with several results (sgd_momentum) returns a tuple of arrays.
+    results = list(results) if isinstance(results, tuple) else [results]
+    if len(results) != len(op.results):
+        raise UnsupportedError(f"'{name}' has {len(op.results)} results but its reference "
+                               f"function gives {len(results)}", format_location(op.location))
+    return [np.asarray(result) for result in results]
 
 
 def bind_inputs(function: func.FuncOp, arrays: Mapping[str, np.ndarray]) -> list:

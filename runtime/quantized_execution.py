@@ -6,6 +6,7 @@ quantization parameters from the MLIR types of the op's operands and result (ups
 ``rounding`` mode from its attributes, and calls the numpy semantics in
 `quantized_ops` on the storage arrays. Quantized values travel as their storage arrays
 (int8 for ``i8`` types); results are returned in the storage dtype of the result type.
+``train.qsgd`` (the integer-domain weight update) runs `quantized_training.qsgd`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .._mlir.dialects import quant
 from ..compiler.errors import UnsupportedError, format_location
 from ..dialects import train
 from . import quantized_ops as qo
+from . import quantized_training as qt
 
 
 def _element_type(value: ir.Value) -> ir.Type:
@@ -157,6 +159,35 @@ def _scast(op, args):
     return [np.asarray(args[0]).astype(np.dtype(f"i{width // 8}"), copy=False)]
 
 
+def _qsgd(op, args):
+    """train.qsgd: integer-domain SGD step on an int8 weight or an int32 bias
+    (`quantized_training.qsgd`). A quantized parameter takes its scales, zero points
+    and channel axis from its type; an int32 bias its per-channel `scales` attribute
+    (s_x · s_w[c]) along axis 0."""
+    attrs = op.attributes
+    lr = ir.FloatAttr(attrs["lr"]).value
+    weight_decay = ir.FloatAttr(attrs["weight_decay"]).value if "weight_decay" in attrs else 0.0
+    element = _element_type(op.operands[0])
+    if isinstance(element, quant.QuantizedType):
+        params = _quant_params(op, element)
+        quantization = dict(scales=params["scale"], zero_points=params["zp"],
+                            axis=params.get("axis", 0), qmin=element.storage_type_min,
+                            qmax=element.storage_type_max)
+    else:
+        if "scales" not in attrs:
+            raise _unsupported(op, "an integer parameter needs `scales` (the bias scale "
+                                   "of each output channel)")
+        width = ir.IntegerType(element).width
+        quantization = dict(scales=list(ir.DenseF64ArrayAttr(attrs["scales"])),
+                            zero_points=0, axis=0, qmin=-(1 << (width - 1)),
+                            qmax=(1 << (width - 1)) - 1)
+    updated = qt.qsgd(args[0], args[1], lr=lr, weight_decay=weight_decay,
+                      qas="qas" in attrs, **quantization)
+    if isinstance(element, quant.QuantizedType):
+        return _store(updated, op)
+    return [updated.astype(np.dtype(f"i{ir.IntegerType(element).width // 8}"), copy=False)]
+
+
 EXECUTORS: dict[str, Callable[[object, list], list]] = {
     "train.qconv2d": _qconv2d,
     "train.qlinear": _qlinear,
@@ -166,4 +197,5 @@ EXECUTORS: dict[str, Callable[[object, list], list]] = {
     "quant.qcast": _qcast,
     "quant.dcast": _dcast,
     "quant.scast": _scast,
+    "train.qsgd": _qsgd,
 }

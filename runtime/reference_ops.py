@@ -5,13 +5,15 @@ one function of numpy arrays and keyword attributes that computes, accumulates
 and returns in the floating dtype of its inputs (float32 in, float32 out).
 Layouts follow PyTorch: activations NCHW, conv weights OIHW, linear weights
 [out, in]. Malformed arguments raise ``ValueError`` naming the problem.
-The layout ops (reshape, transpose, concat, broadcast, clamp, max_pool2d) only
-move or compare values, so they also take integer (int8 quantized storage)
-arrays and return their dtype.
+The layout ops (reshape, transpose, concat, broadcast, clamp, max_pool2d, slice)
+only move or compare values, so they also take integer (int8 quantized storage)
+arrays and return their dtype. An op with several results (sgd_momentum)
+returns a tuple of arrays.
 
 ``OPS`` maps each op name ("train.linear", ...) to its function.
 """
 
+import builtins
 import math
 from collections.abc import Callable
 
@@ -25,7 +27,10 @@ __all__ = [
     "batch_norm", "softmax", "layer_norm", "mse",
     "linear_grad_input", "linear_grad_weight", "bias_grad",
     "conv2d_grad_input", "conv2d_grad_weight", "relu_grad",
-    "cross_entropy_grad", "sgd", "OPS",
+    "cross_entropy_grad", "sgd",
+    "sum_to", "slice", "pad_to", "avg_pool2d_grad", "max_pool2d_grad", "clamp_grad",
+    "sigmoid_grad", "hardswish_grad", "gelu_grad", "softmax_grad",
+    "layer_norm_grad_input", "mse_grad", "sgd_momentum", "OPS",
 ]
 
 
@@ -548,6 +553,215 @@ def cross_entropy_grad(logits, labels):
 
 
 # --------------------------------------------------------------------------
+# Gradient ops of the other float ops (adjoints of layout ops, activations,
+# pooling, normalization and the mse loss)
+# --------------------------------------------------------------------------
+
+def _same_shape(op, **arrays):
+    """Check that all named arrays share one shape."""
+    (first, a), *rest = arrays.items()
+    for name, other in rest:
+        if other.shape != a.shape:
+            raise ValueError(f"{op}: shape mismatch, {first} {a.shape} vs {name} {other.shape}")
+
+
+def _grad_pair(op, dy, other, other_name):
+    """dy and a second float operand of the same shape and dtype."""
+    dy, other = _float_array("dy", dy), _float_array(other_name, other)
+    _same_dtype(dy=dy, **{other_name: other})
+    _same_shape(op, dy=dy, **{other_name: other})
+    return dy, other
+
+
+def _indices(name, values, rank):
+    """Check ``values`` is a list of ``rank`` non-negative ints."""
+    values = tuple(int(v) for v in values)
+    if len(values) != rank or min(values, default=0) < 0:
+        raise ValueError(f"{name} must be {rank} non-negative ints, got {list(values)}")
+    return values
+
+
+def sum_to(x, *, shape):
+    """Adjoint of broadcast: x summed to ``shape``, i.e. over x's leading dims beyond
+    len(shape) and over each dim where ``shape`` has 1 (``shape`` is aligned right with
+    x.shape, rank <= x's, each dim 1 or equal)."""
+    x = _float_array("x", x)
+    shape = tuple(int(d) for d in shape)
+    if (min(shape, default=0) < 0 or len(shape) > x.ndim
+            or any(d not in (1, s) for d, s in zip(shape[::-1], x.shape[::-1]))):
+        raise ValueError(f"sum_to: cannot sum shape {x.shape} to {shape} (the result must "
+                         "broadcast to the input)")
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and x.shape[lead + i] != 1)
+    return np.asarray(x.sum(axis=axes), dtype=x.dtype).reshape(shape)
+
+
+def slice(x, *, offsets, sizes):
+    """Static slice with stride 1: y = x[o0:o0+s0, o1:o1+s1, ...] (0 <= o, o + s <= dim).
+    Also takes integer (quantized storage) arrays."""
+    x = _layout_array("x", x)
+    offsets = _indices("slice offsets", offsets, x.ndim)
+    sizes = _indices("slice sizes", sizes, x.ndim)
+    if any(o + s > d for o, s, d in zip(offsets, sizes, x.shape)):
+        raise ValueError(f"slice: offsets {list(offsets)} + sizes {list(sizes)} exceed "
+                         f"the input shape {x.shape}")
+    return x[tuple(builtins.slice(o, o + s) for o, s in zip(offsets, sizes))].copy()
+
+
+def pad_to(x, *, offsets, shape):
+    """Adjoint of slice: a zero array of ``shape`` with x placed at ``offsets``:
+    y[o0 + i0, o1 + i1, ...] = x[i0, i1, ...], every other element 0."""
+    x = _float_array("x", x)
+    offsets = _indices("pad_to offsets", offsets, x.ndim)
+    shape = _indices("pad_to shape", shape, x.ndim)
+    if any(o + s > d for o, s, d in zip(offsets, x.shape, shape)):
+        raise ValueError(f"pad_to: x shape {x.shape} at offsets {list(offsets)} does not "
+                         f"fit in the result shape {shape}")
+    y = np.zeros(shape, dtype=x.dtype)
+    y[tuple(builtins.slice(o, o + s) for o, s in zip(offsets, x.shape))] = x
+    return y
+
+
+def _pool_grad_geometry(op, dy, input_shape, kernel, stride, padding):
+    """Validate a pooling gradient; return (kernel, stride, padding, (OH, OW))."""
+    kernel, stride, padding, out_hw = _pool_geometry(input_shape, kernel, stride, padding)
+    expected = (*input_shape[:2], *out_hw)
+    if dy.shape != expected:
+        raise ValueError(f"{op}: dy shape {dy.shape} does not match the pooling output "
+                         f"shape {expected}")
+    return kernel, stride, padding, out_hw
+
+
+def _scatter_windows(parts, input_shape, stride, padding, dtype):
+    """Adjoint of ``_pool_windows``: sums parts[..., ki, kj] [N,C,OH,OW,KH,KW] into the
+    window positions of a zero-padded [N,C,H,W] array and crops the padding."""
+    n, c, h, w = input_shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow, kh, kw = parts.shape[2:]
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dtype)
+    for ki in range(kh):
+        for kj in range(kw):
+            dxp[:, :, ki: ki + sh * (oh - 1) + 1: sh,
+                      kj: kj + sw * (ow - 1) + 1: sw] += parts[..., ki, kj]
+    return dxp[:, :, ph: ph + h, pw: pw + w].copy()
+
+
+def avg_pool2d_grad(dy, *, input_shape, kernel, stride=(1, 1), padding=(0, 0),
+                    count_include_pad=True):
+    """Input gradient of avg_pool2d: each dy[n,c,i,j] divided by its window's divisor
+    (KH*KW with ``count_include_pad``, else the window's input elements) is added to
+    every input element of the window."""
+    dy = _float_array("dy", dy, 4)
+    input_shape = _shape4("input_shape", input_shape)
+    kernel, stride, padding, _ = _pool_grad_geometry(
+        "avg_pool2d_grad", dy, input_shape, kernel, stride, padding)
+    if count_include_pad:
+        g = dy / dy.dtype.type(kernel[0] * kernel[1])
+    else:
+        ones = np.ones((1, 1, *input_shape[2:]), dtype=dy.dtype)
+        g = dy / _pool_windows(ones, kernel, stride, padding, 0).sum(axis=(-2, -1))
+    parts = np.broadcast_to(g[..., None, None], (*g.shape, *kernel))
+    return _scatter_windows(parts, input_shape, stride, padding, dy.dtype)
+
+
+def max_pool2d_grad(dy, x, *, kernel, stride=(1, 1), padding=(0, 0)):
+    """Input gradient of max_pool2d: each dy[n,c,i,j] goes to the first maximum (in
+    row-major window order, as PyTorch) of its window of x padded with -inf; the
+    gradients of overlapping windows add up."""
+    dy, x = _float_array("dy", dy, 4), _float_array("x", x, 4)
+    _same_dtype(dy=dy, x=x)
+    kernel, stride, padding, (oh, ow) = _pool_grad_geometry(
+        "max_pool2d_grad", dy, x.shape, kernel, stride, padding)
+    windows = _pool_windows(x, kernel, stride, padding, -np.inf)
+    first = windows.reshape(*windows.shape[:4], -1).argmax(axis=-1)   # [N, C, OH, OW]
+    positions = np.arange(kernel[0] * kernel[1]).reshape(kernel)
+    zero = dy.dtype.type(0)
+    parts = np.where(first[..., None, None] == positions, dy[..., None, None], zero)
+    return _scatter_windows(parts, x.shape, stride, padding, dy.dtype)
+
+
+def clamp_grad(dy, x, *, min, max):
+    """Input gradient of clamp (PyTorch's hardtanh_backward): dx = dy where
+    min < x < max (strictly), else 0."""
+    dy, x = _grad_pair("clamp_grad", dy, x, "x")
+    if not min <= max:
+        raise ValueError(f"clamp_grad: min {min!r} must not exceed max {max!r}")
+    inside = (x > x.dtype.type(min)) & (x < x.dtype.type(max))
+    return np.where(inside, dy, dy.dtype.type(0))
+
+
+def sigmoid_grad(dy, y):
+    """Input gradient of sigmoid from its output y: dx = dy * (1 - y) * y."""
+    dy, y = _grad_pair("sigmoid_grad", dy, y, "y")
+    return dy * (1 - y) * y
+
+
+def hardswish_grad(dy, x):
+    """Input gradient of hardswish (PyTorch's hardswish_backward): 0 for x <= -3,
+    dy * (x / 3 + 1/2) for -3 < x < 3, dy for x >= 3."""
+    dy, x = _grad_pair("hardswish_grad", dy, x, "x")
+    half = x.dtype.type(0.5)
+    middle = dy * (x / x.dtype.type(3) + half)
+    return np.where(x <= -3, dy.dtype.type(0), np.where(x < 3, middle, dy))
+
+
+def gelu_grad(dy, x, *, tanh=False):
+    """Input gradient of gelu. Exact: dx = dy * (Phi(x) + x * phi(x)), Phi/phi the
+    standard normal cdf/pdf (Phi through math.erf in float64). tanh approximation,
+    with u = sqrt(2/pi) * (x + 0.044715 x^3) and t = tanh(u):
+    dx = dy * (1/2 (1 + t) + x/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2))."""
+    dy, x = _grad_pair("gelu_grad", dy, x, "x")
+    if tanh:
+        beta, kappa = x.dtype.type(math.sqrt(2 / math.pi)), x.dtype.type(0.044715)
+        t = np.tanh(beta * (x + kappa * x * x * x))
+        half = x.dtype.type(0.5)
+        slope = half * (1 + t) + half * x * (1 - t * t) * beta * (1 + 3 * kappa * x * x)
+        return dy * slope
+    x64 = x.astype(np.float64)
+    cdf = 0.5 * (1 + _erf(x64 / math.sqrt(2)).astype(np.float64))
+    pdf = np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
+    return dy * (cdf + x64 * pdf).astype(x.dtype)
+
+
+def softmax_grad(dy, y, *, axis):
+    """Input gradient of softmax from its output y: dx = y * (dy - sum_axis(dy * y))."""
+    dy, y = _grad_pair("softmax_grad", dy, y, "y")
+    axis = _axis("softmax_grad axis", axis, y.ndim)
+    return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
+
+
+def layer_norm_grad_input(dy, x, w, *, epsilon):
+    """Input gradient of layer_norm over the trailing w.ndim dims (M elements each):
+    with r = 1/sqrt(var + epsilon), xhat = (x - mean) * r and g = dy * w,
+    dx = r * (g - mean(g) - xhat * mean(g * xhat)), the means over the normalized dims."""
+    dy, x = _grad_pair("layer_norm_grad_input", dy, x, "x")
+    w = _float_array("w", w)
+    if not 1 <= w.ndim <= x.ndim or x.shape[x.ndim - w.ndim:] != w.shape:
+        raise ValueError(f"layer_norm_grad_input: weight shape {w.shape} is not a suffix "
+                         f"of x shape {x.shape}")
+    (w,) = _norm_params(x, epsilon, w.shape, w=w)
+    axes = tuple(range(x.ndim - w.ndim, x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    rstd = 1 / np.sqrt(var + x.dtype.type(epsilon))
+    xhat = centered * rstd
+    g = dy * w
+    return rstd * (g - g.mean(axis=axes, keepdims=True)
+                   - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+
+
+def mse_grad(pred, target):
+    """Gradient of mse w.r.t. pred: 2 * (pred - target) / numel."""
+    p, t = _float_array("pred", pred), _float_array("target", target)
+    _same_dtype(pred=p, target=t)
+    _same_shape("mse_grad", pred=p, target=t)
+    if p.size == 0:
+        raise ValueError("mse_grad needs a non-empty tensor")
+    return (p - t) * p.dtype.type(2 / p.size)
+
+
+# --------------------------------------------------------------------------
 # Optimizer ops
 # --------------------------------------------------------------------------
 
@@ -563,6 +777,21 @@ def sgd(param, grad, *, lr, weight_decay=0.0):
     return p - p.dtype.type(lr) * g
 
 
+def sgd_momentum(param, grad, buffer, *, lr, momentum, weight_decay=0.0):
+    """One step of PyTorch's SGD with momentum (dampening 0, no Nesterov), in the
+    param's dtype; returns (p', m'):
+    m' = momentum * m + (g + weight_decay * p),  p' = p - lr * m'.
+    With the buffer m starting at zero this is torch.optim.SGD's first step too."""
+    p, g = _float_array("param", param), _float_array("grad", grad)
+    m = _float_array("buffer", buffer)
+    _same_dtype(param=p, grad=g, buffer=m)
+    _same_shape("sgd_momentum", param=p, grad=g, buffer=m)
+    if weight_decay:
+        g = g + p.dtype.type(weight_decay) * p
+    m = p.dtype.type(momentum) * m + g
+    return p - p.dtype.type(lr) * m, m
+
+
 OPS: dict[str, Callable] = {
     f"train.{fn.__name__}": fn
     for fn in (linear, conv2d, add, relu, reshape, cross_entropy,
@@ -571,5 +800,8 @@ OPS: dict[str, Callable] = {
                batch_norm, softmax, layer_norm, mse,
                linear_grad_input, linear_grad_weight, bias_grad,
                conv2d_grad_input, conv2d_grad_weight, relu_grad,
-               cross_entropy_grad, sgd)
+               cross_entropy_grad, sgd,
+               sum_to, slice, pad_to, avg_pool2d_grad, max_pool2d_grad, clamp_grad,
+               sigmoid_grad, hardswish_grad, gelu_grad, softmax_grad,
+               layer_norm_grad_input, mse_grad, sgd_momentum)
 }

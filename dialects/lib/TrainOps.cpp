@@ -29,6 +29,28 @@ static void printRounding(OpAsmPrinter &printer, Operation *,
   printer << stringifyRounding(rounding.getValue());
 }
 
+/// `[s0, s1, ...]`: f64 scales printed so that they parse back bit for bit (the
+/// default DenseF64ArrayAttr syntax keeps only 7 significant digits).
+static ParseResult parseExactF64Array(OpAsmParser &parser,
+                                      DenseF64ArrayAttr &array) {
+  SmallVector<double> values;
+  if (parser.parseCommaSeparatedList(OpAsmParser::Delimiter::Square, [&] {
+        return parser.parseFloat(values.emplace_back());
+      }))
+    return failure();
+  array = DenseF64ArrayAttr::get(parser.getContext(), values);
+  return success();
+}
+
+static void printExactF64Array(OpAsmPrinter &printer, Operation *,
+                               DenseF64ArrayAttr array) {
+  printer << '[';
+  llvm::interleaveComma(array.asArrayRef(), printer, [&](double value) {
+    printer.printFloat(llvm::APFloat(value));
+  });
+  printer << ']';
+}
+
 #define GET_OP_CLASSES
 #include "tcc/Dialect/Train/TrainOps.cpp.inc"
 
@@ -246,36 +268,52 @@ LogicalResult verifyLinear(Operation *op, ArrayRef<int64_t> input,
   return expectDim(op, output[1], weight[0], "result features");
 }
 
-/// Verifies a 2-D pooling op: rank-4 static input and result of one element
-/// type, and a window that fits the padded input.
-template <typename PoolOp>
-LogicalResult verifyPool(PoolOp op) {
-  if (failed(verifyOperandsOfRank(
-          op, {{op.getInput(), "input"}, {op.getResult(), "result"}}, 4)))
+/// Verifies a 2-D pooling window from `input` to `output` (named as given):
+/// rank-4 static tensors of one element type, and a window that fits the
+/// padded input. The pooling gradients pass their result as `input` and dy as
+/// `output`.
+LogicalResult verifyPoolWindow(Operation *op, Named input, Named output,
+                               ArrayRef<int64_t> kernel,
+                               ArrayRef<int64_t> stride,
+                               ArrayRef<int64_t> padding) {
+  if (failed(verifyOperandsOfRank(op, {input, output}, 4)))
     return failure();
-  ArrayRef<int64_t> kernel = op.getKernel(), stride = op.getStride(),
-                    padding = op.getPadding();
   if (kernel.size() != 2 || stride.size() != 2 || padding.size() != 2)
-    return op.emitOpError()
+    return op->emitOpError()
            << "expected kernel, stride and padding of 2 values each";
   for (int i = 0; i < 2; ++i) {
     if (kernel[i] < 1 || stride[i] < 1)
-      return op.emitOpError() << "expected kernel and stride >= 1";
+      return op->emitOpError() << "expected kernel and stride >= 1";
     if (padding[i] < 0)
-      return op.emitOpError() << "expected padding >= 0";
+      return op->emitOpError() << "expected padding >= 0";
     // Every window then holds at least one input element.
     if (padding[i] >= kernel[i])
-      return op.emitOpError()
+      return op->emitOpError()
              << "expected padding smaller than the kernel, got padding "
              << padding[i] << " for kernel " << kernel[i];
   }
-  ArrayRef<int64_t> input = shapeOf(op.getInput());
-  ArrayRef<int64_t> output = shapeOf(op.getResult());
-  if (failed(verifyBatchAndChannels(op, output, input[0], input[1])))
+  ArrayRef<int64_t> in = shapeOf(input.value), out = shapeOf(output.value);
+  if (failed(verifyBatchAndChannels(op, out, in[0], in[1])))
     return failure();
   int64_t dilation[] = {1, 1};
-  return verifySpatialOutput(op, input, kernel, output, stride, padding,
-                             dilation);
+  return verifySpatialOutput(op, in, kernel, out, stride, padding, dilation);
+}
+
+/// Verifies a 2-D pooling op from its input to its result.
+template <typename PoolOp>
+LogicalResult verifyPool(PoolOp op) {
+  return verifyPoolWindow(op, {op.getInput(), "input"},
+                          {op.getResult(), "result"}, op.getKernel(),
+                          op.getStride(), op.getPadding());
+}
+
+/// Verifies the input gradient of a pooling op: the window goes from the
+/// result (dx, the forward input's shape) to `grad_output` (dy).
+template <typename PoolGradOp>
+LogicalResult verifyPoolGrad(PoolGradOp op) {
+  return verifyPoolWindow(op, {op.getResult(), "result"},
+                          {op.getGradOutput(), "grad_output"}, op.getKernel(),
+                          op.getStride(), op.getPadding());
 }
 
 /// Verifies a global average pooling: NxCxHxW -> NxCx1x1, one element type.
@@ -318,6 +356,92 @@ LogicalResult verifyQuantWeight(Operation *op, Value weight) {
     return failure();
   if (llvm::any_of(type.getZeroPoints(), [](int64_t z) { return z != 0; }))
     return op->emitOpError() << "expected weight zero points of 0";
+  return success();
+}
+
+/// Index of the first dimension of `small` that does not broadcast to
+/// `large` (aligned right; each dimension 1 or equal), or -1 when all do.
+/// Requires rank(small) <= rank(large).
+int64_t firstUnbroadcastableDim(ArrayRef<int64_t> small,
+                                ArrayRef<int64_t> large) {
+  size_t offset = large.size() - small.size();
+  for (size_t i = 0; i < small.size(); ++i)
+    if (small[i] != 1 && small[i] != large[offset + i])
+      return i;
+  return -1;
+}
+
+std::string formatList(ArrayRef<int64_t> values) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "[";
+  llvm::interleaveComma(values, os);
+  os << "]";
+  return text;
+}
+
+/// Checks that the window `[offsets, offsets + inner)` lies within `outer`
+/// dimension by dimension (`inner` and `outer` of the same rank). `what`
+/// names the window, `whose` the tensor of shape `outer`.
+LogicalResult verifyWindow(Operation *op, ArrayRef<int64_t> offsets,
+                           ArrayRef<int64_t> inner, ArrayRef<int64_t> outer,
+                           StringRef what, StringRef whose) {
+  if (offsets.size() != outer.size())
+    return op->emitOpError() << "expected " << outer.size()
+                             << " offsets (the rank), got " << offsets.size();
+  for (size_t d = 0; d < outer.size(); ++d) {
+    if (offsets[d] < 0)
+      return op->emitOpError() << "expected offsets >= 0, got " << offsets[d]
+                               << " in dimension " << d;
+    if (offsets[d] + inner[d] > outer[d])
+      return op->emitOpError()
+             << what << " [" << offsets[d] << ", " << offsets[d] + inner[d]
+             << ") of dimension " << d << " exceeds the " << whose
+             << " size " << outer[d];
+  }
+  return success();
+}
+
+LogicalResult verifyClampBounds(Operation *op, APFloat minAttr,
+                                APFloat maxAttr) {
+  float min = minAttr.convertToFloat(), max = maxAttr.convertToFloat();
+  if (!(min <= max))
+    return op->emitOpError() << "expected min <= max, got min " << min
+                             << " and max " << max;
+  return success();
+}
+
+/// Checks that `weight` holds the trailing dimensions of `input` (the
+/// normalized shape of a layer normalization).
+LogicalResult verifyNormalizedShape(Operation *op, Value input, Value weight) {
+  ArrayRef<int64_t> in = shapeOf(input), w = shapeOf(weight);
+  if (w.empty() || w.size() > in.size())
+    return op->emitOpError() << "expected weight of rank 1 to " << in.size()
+                             << " (the input's rank), got rank " << w.size();
+  size_t offset = in.size() - w.size();
+  for (size_t i = 0; i < w.size(); ++i)
+    if (failed(expectDim(op, w[i], in[offset + i],
+                         "weight dimension " + Twine(i))))
+      return failure();
+  return success();
+}
+
+/// Optimizer hyperparameters: lr > 0 and finite, weight_decay >= 0.
+LogicalResult verifyLearningRate(Operation *op, APFloat lrAttr,
+                                 APFloat weightDecayAttr) {
+  float lr = lrAttr.convertToFloat();
+  if (!(lr > 0.0f))
+    return op->emitOpError() << "expected a positive learning rate, got "
+                             << lr;
+  if (std::isinf(lr))
+    return op->emitOpError() << "expected a finite learning rate, got " << lr;
+  float weightDecay = weightDecayAttr.convertToFloat();
+  if (!(weightDecay >= 0.0f))
+    return op->emitOpError() << "expected weight_decay >= 0, got "
+                             << weightDecay;
+  if (std::isinf(weightDecay))
+    return op->emitOpError() << "expected a finite weight_decay, got "
+                             << weightDecay;
   return success();
 }
 
@@ -384,21 +508,16 @@ LogicalResult BroadcastOp::verify() {
   if (in.size() > out.size())
     return emitOpError() << "cannot broadcast rank " << in.size()
                          << " to rank " << out.size();
-  size_t offset = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i)
-    if (in[i] != 1 && in[i] != out[offset + i])
-      return emitOpError() << "cannot broadcast input dimension " << i
-                           << " of size " << in[i] << " to size "
-                           << out[offset + i];
+  int64_t bad = firstUnbroadcastableDim(in, out);
+  if (bad >= 0)
+    return emitOpError() << "cannot broadcast input dimension " << bad
+                         << " of size " << in[bad] << " to size "
+                         << out[out.size() - in.size() + bad];
   return success();
 }
 
 LogicalResult ClampOp::verify() {
-  float min = getMin().convertToFloat(), max = getMax().convertToFloat();
-  if (!(min <= max))
-    return emitOpError() << "expected min <= max, got min " << min
-                         << " and max " << max;
-  return success();
+  return verifyClampBounds(*this, getMin(), getMax());
 }
 
 LogicalResult AvgPool2dOp::verify() { return verifyPool(*this); }
@@ -495,15 +614,8 @@ LogicalResult LayerNormOp::verify() {
       failed(expectType(*this, getResult(), getInput().getType(), "result",
                         "the input's")))
     return failure();
-  ArrayRef<int64_t> in = shapeOf(getInput()), weight = shapeOf(getWeight());
-  if (weight.empty() || weight.size() > in.size())
-    return emitOpError() << "expected weight of rank 1 to " << in.size()
-                         << " (the input's rank), got rank " << weight.size();
-  size_t offset = in.size() - weight.size();
-  for (size_t i = 0; i < weight.size(); ++i)
-    if (failed(expectDim(*this, weight[i], in[offset + i],
-                         "weight dimension " + Twine(i))))
-      return failure();
+  if (failed(verifyNormalizedShape(*this, getInput(), getWeight())))
+    return failure();
   return expectNonNegativeEpsilon(*this, getEpsilon());
 }
 
@@ -632,15 +744,140 @@ LogicalResult Conv2dGradWeightOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Gradient ops of the forward ops (sum_to ... mse_grad)
+//===----------------------------------------------------------------------===//
+
+LogicalResult SumToOp::verify() {
+  if (failed(expectStaticShapes(*this)) || failed(expectOneElementType(*this)))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(getInput()), out = shapeOf(getResult());
+  if (out.size() > in.size())
+    return emitOpError() << "cannot sum rank " << in.size() << " to rank "
+                         << out.size();
+  int64_t bad = firstUnbroadcastableDim(out, in);
+  if (bad >= 0)
+    return emitOpError() << "cannot sum input dimension "
+                         << in.size() - out.size() + bad << " of size "
+                         << in[in.size() - out.size() + bad] << " to size "
+                         << out[bad] << " (expected 1 or "
+                         << in[in.size() - out.size() + bad] << ")";
+  return success();
+}
+
+LogicalResult SliceOp::verify() {
+  if (failed(expectStaticShapes(*this)) || failed(expectOneElementType(*this)))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(getInput()), sizes = getSizes();
+  if (failed(expectRank(*this, getResult(), in.size(), "result")))
+    return failure();
+  if (sizes.size() != in.size())
+    return emitOpError() << "expected " << in.size()
+                         << " sizes (the rank), got " << sizes.size();
+  if (sizes != shapeOf(getResult()))
+    return emitOpError() << "sizes " << formatList(sizes)
+                         << " do not match the result shape "
+                         << formatList(shapeOf(getResult()));
+  return verifyWindow(*this, getOffsets(), sizes, in, "slice", "input");
+}
+
+LogicalResult PadToOp::verify() {
+  if (failed(expectStaticShapes(*this)) || failed(expectOneElementType(*this)))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  if (failed(expectRank(*this, getResult(), in.size(), "result")))
+    return failure();
+  return verifyWindow(*this, getOffsets(), in, shapeOf(getResult()),
+                      "input placed at", "result");
+}
+
+LogicalResult AvgPool2dGradOp::verify() { return verifyPoolGrad(*this); }
+
+LogicalResult MaxPool2dGradOp::verify() {
+  if (failed(expectType(*this, getInput(), getResult().getType(), "input",
+                        "the result's")))
+    return failure();
+  return verifyPoolGrad(*this);
+}
+
+LogicalResult ClampGradOp::verify() {
+  return verifyClampBounds(*this, getMin(), getMax());
+}
+
+LogicalResult SoftmaxGradOp::verify() {
+  return expectAxis(*this, getAxis(), tensorType(getOutput()).getRank());
+}
+
+LogicalResult LayerNormGradInputOp::verify() {
+  if (failed(expectStaticShapes(*this)) || failed(expectOneElementType(*this)))
+    return failure();
+  if (failed(expectType(*this, getGradOutput(), getInput().getType(),
+                        "grad_output", "the input's")) ||
+      failed(expectType(*this, getResult(), getInput().getType(), "result",
+                        "the input's")) ||
+      failed(verifyNormalizedShape(*this, getInput(), getWeight())))
+    return failure();
+  return expectNonNegativeEpsilon(*this, getEpsilon());
+}
+
+LogicalResult MSEGradOp::verify() {
+  if (failed(expectType(*this, getTarget(), getPred().getType(), "target",
+                        "the prediction's")))
+    return failure();
+  return expectType(*this, getResult(), getPred().getType(), "result",
+                    "the prediction's");
+}
+
+//===----------------------------------------------------------------------===//
 // Optimizer ops
 //===----------------------------------------------------------------------===//
 
 LogicalResult SGDOp::verify() {
-  if (!(getLr().convertToFloat() > 0.0f))
-    return emitOpError() << "expected a positive learning rate, got "
-                         << getLr().convertToFloat();
-  if (!(getWeightDecay().convertToFloat() >= 0.0f))
-    return emitOpError() << "expected weight_decay >= 0, got "
-                         << getWeightDecay().convertToFloat();
+  return verifyLearningRate(*this, getLr(), getWeightDecay());
+}
+
+LogicalResult SGDMomentumOp::verify() {
+  if (failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
+    return failure();
+  float momentum = getMomentum().convertToFloat();
+  if (!(momentum >= 0.0f && momentum < 1.0f))
+    return emitOpError() << "expected momentum in [0, 1), got " << momentum;
+  return success();
+}
+
+LogicalResult QSGDOp::verify() {
+  if (failed(expectType(*this, getResult(), getParam().getType(), "result",
+                        "the parameter's")) ||
+      failed(expectStaticShapes(*this)))
+    return failure();
+  if (shapeOf(getGrad()) != shapeOf(getParam()))
+    return emitOpError() << "expected a gradient of the parameter's shape "
+                         << formatList(shapeOf(getParam())) << ", got "
+                         << getGrad().getType();
+  if (failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
+    return failure();
+  Type element = tensorType(getParam()).getElementType();
+  std::optional<ArrayRef<double>> scales = getScales();
+  if (!element.isInteger(32)) {
+    // An int8 weight: its scales come from its quantized type.
+    if (scales)
+      return emitOpError() << "expected no 'scales' for a quantized weight "
+                              "(its type holds them); 'scales' are for int32 "
+                              "biases";
+    if (isa<quant::UniformQuantizedPerAxisType>(element))
+      return verifyQuantWeight(*this, getParam());
+    return success();
+  }
+  // An int32 bias: one bias scale s_x · s_w[c] per element.
+  if (!scales)
+    return emitOpError() << "expected 'scales' (the bias scale of each "
+                            "element) for an int32 bias";
+  if (failed(expectDim(*this, scales->size(),
+                       tensorType(getParam()).getNumElements(),
+                       "scale count")))
+    return failure();
+  for (auto [index, scale] : llvm::enumerate(*scales))
+    if (!(scale > 0.0) || std::isinf(scale))
+      return emitOpError() << "expected positive finite scales, got scales["
+                           << index << "] = " << scale;
   return success();
 }

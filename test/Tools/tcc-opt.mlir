@@ -7,7 +7,7 @@
 
 // An unknown option of a tcc pass lists the known ones.
 // RUN: not tcc-opt %s --train-autodiff="bogus=1" 2>&1 | FileCheck %s --check-prefix=OPTION
-// OPTION: error: pass 'train-autodiff' has no option 'bogus' (options: forward, loss, lr, step, weight-decay)
+// OPTION: error: pass 'train-autodiff' has no option 'bogus' (options: forward, loss, lr, momentum, optimizer, qas, scheme, step, weight-decay)
 // OPTION-NOT: Traceback
 
 // A malformed pipeline.

@@ -21,7 +21,10 @@ def Train_Dialect : Dialect {
     Each model parameter is a function argument carrying a `train.role`
     attribute that says whether the training step updates it, and optionally
     a `train.name`. A training step returns each updated parameter as a result
-    marked `train.updates = <argument index>`. A module may name the file
+    marked `train.updates = <argument index>`. A partially trained weight
+    carries `train.channels = k : i64` (only its first k channels are updated);
+    a momentum buffer argument carries `train.momentum_of = <parameter argument
+    index> : i64` and is updated like a parameter. A module may name the file
     holding its parameter values: `module attributes {train.weights =
     "model.npz"}` (relative to the .mlir file, keyed by `train.name`).
 
@@ -47,6 +50,16 @@ def Train_Dialect : Dialect {
     /// Result attribute: index of the parameter argument this result updates.
     static constexpr ::llvm::StringLiteral getUpdatesAttrName() {
       return ::llvm::StringLiteral("train.updates");
+    }
+    /// Argument attribute: a partially trained weight updates only its first
+    /// `k` channels (an i64, 1 <= k <= the size of dimension 0 or 1).
+    static constexpr ::llvm::StringLiteral getChannelsAttrName() {
+      return ::llvm::StringLiteral("train.channels");
+    }
+    /// Argument attribute of a momentum buffer: the index (i64) of the
+    /// trainable parameter argument it belongs to.
+    static constexpr ::llvm::StringLiteral getMomentumOfAttrName() {
+      return ::llvm::StringLiteral("train.momentum_of");
     }
     /// Module attribute: the weights file (NPZ, keyed by `train.name`) of the
     /// module's parameters, relative to the .mlir file.

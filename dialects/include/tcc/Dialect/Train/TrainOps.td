@@ -509,6 +509,199 @@ def Train_CrossEntropyGradOp : Train_Op<"cross_entropy_grad", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Gradient ops of the dialect's forward ops (issue 4)
+//===----------------------------------------------------------------------===//
+
+def Train_SumToOp : Train_Op<"sum_to", [Pure]> {
+  let summary = "sums a tensor down to a shape it broadcasts from (adjoint of broadcast)";
+  let description = [{
+    The result's dimensions align with the input's trailing dimensions; each is
+    1 (summed over) or equal to the input's. Missing leading dimensions are
+    summed over too.
+
+    ```mlir
+    %dx = train.sum_to %dy : tensor<4x8x5x5xf32> -> tensor<1x8x1x1xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$input);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Train_SliceOp : Train_Op<"slice", [Pure]> {
+  let summary = "static slice with stride 1: result = input[offsets : offsets + sizes]";
+  let description = [{
+    `offsets` and `sizes` have one value per dimension; `sizes` is the result
+    shape. Partial-channel gradients slice their operands (x[:, :k]).
+
+    ```mlir
+    %s = train.slice %x offsets [0, 0, 0, 0] sizes [1, 4, 8, 8]
+        : tensor<1x8x8x8xf32> -> tensor<1x4x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatOrQTensor:$input, DenseI64ArrayAttr:$offsets,
+                       DenseI64ArrayAttr:$sizes);
+  let results = (outs Train_FloatOrQTensor:$result);
+  let assemblyFormat = [{
+    $input `offsets` $offsets `sizes` $sizes attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_PadToOp : Train_Op<"pad_to", [Pure]> {
+  let summary = "zero tensor of the result type with the input placed at `offsets` (adjoint of slice)";
+  let description = [{
+    ```mlir
+    %y = train.pad_to %x offsets [0, 4, 0, 0]
+        : tensor<1x4x8x8xf32> -> tensor<1x8x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$input, DenseI64ArrayAttr:$offsets);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `offsets` $offsets attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_AvgPool2dGradOp : Train_Op<"avg_pool2d_grad", [Pure]> {
+  let summary = "input gradient of avg_pool2d (the result type is the input's)";
+  let description = [{
+    Each dy[n, c, i, j] is spread evenly over its window, divided by the
+    divisor of train.avg_pool2d with the same geometry and count_include_pad.
+
+    ```mlir
+    %dx = train.avg_pool2d_grad %dy kernel [2, 2] stride [2, 2] padding [1, 1] count_include_pad
+        : (tensor<1x8x5x5xf32>) -> tensor<1x8x8x8xf32>
+    ```
+  }];
+  let arguments = !con((ins Train_FloatTensor:$grad_output), PoolGeometry,
+                       (ins UnitAttr:$count_include_pad));
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = !strconcat("$grad_output ", PoolGeometryFormat,
+      " (`count_include_pad` $count_include_pad^)? attr-dict `:` "
+      "functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
+def Train_MaxPool2dGradOp : Train_Op<"max_pool2d_grad", [Pure]> {
+  let summary = "input gradient of max_pool2d: dy goes to the first maximum of each window";
+  let description = [{
+    The windows are recomputed from the forward input `input` (row-major
+    first maximum, as PyTorch); the result has the input's type.
+
+    ```mlir
+    %dx = train.max_pool2d_grad %dy, %x kernel [3, 3] stride [2, 2] padding [1, 1]
+        : (tensor<1x8x4x4xf32>, tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+    ```
+  }];
+  let arguments = !con((ins Train_FloatTensor:$grad_output, Train_FloatTensor:$input),
+                       PoolGeometry);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = !strconcat("$grad_output `,` $input ", PoolGeometryFormat,
+      " attr-dict `:` functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
+def Train_ClampGradOp : Train_Op<"clamp_grad", [Pure, SameOperandsAndResultType]> {
+  let summary = "gradient of clamp: dx = dy where min < x < max, else 0";
+  let description = [{
+    PyTorch's hardtanh_backward: the gradient is 0 at the bounds themselves.
+
+    ```mlir
+    %dx = train.clamp_grad %dy, %x min 0.000000e+00 max 6.000000e+00 : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$input,
+                       F32Attr:$min, F32Attr:$max);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $input `min` $min `max` $max attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_SigmoidGradOp : Train_Op<"sigmoid_grad", [Pure, SameOperandsAndResultType]> {
+  let summary = "gradient of sigmoid from its output: dx = dy · y · (1 - y)";
+  let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$output);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$grad_output `,` $output attr-dict `:` type($result)";
+}
+
+def Train_HardswishGradOp : Train_Op<"hardswish_grad", [Pure, SameOperandsAndResultType]> {
+  let summary = "gradient of hardswish (PyTorch's hardswish_backward)";
+  let description = [{
+    dx = 0 for x < -3, dy · (2x + 3) / 6 for -3 <= x <= 3, dy for x > 3.
+  }];
+  let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$input);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = "$grad_output `,` $input attr-dict `:` type($result)";
+}
+
+def Train_GeluGradOp : Train_Op<"gelu_grad", [Pure, SameOperandsAndResultType]> {
+  let summary = "gradient of gelu, exact or of its tanh approximation";
+  let description = [{
+    Exact: dx = dy · (Φ(x) + x · φ(x)). With `tanh`, the derivative of
+    x / 2 · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+
+    ```mlir
+    %dx = train.gelu_grad %dy, %x tanh : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$input,
+                       UnitAttr:$tanh);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $input (`tanh` $tanh^)? attr-dict `:` type($result)
+  }];
+}
+
+def Train_SoftmaxGradOp : Train_Op<"softmax_grad", [Pure, SameOperandsAndResultType]> {
+  let summary = "gradient of softmax from its output: dx = y · (dy - Σ_axis dy · y)";
+  let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$output,
+                       I64Attr:$axis);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $output `axis` $axis attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_LayerNormGradInputOp : Train_Op<"layer_norm_grad_input", [Pure]> {
+  let summary = "input gradient of layer_norm";
+  let description = [{
+    With x̂ the normalized input over the trailing rank(weight) dimensions (M
+    elements) and g = dy · weight:
+    dx = (g - mean(g) - x̂ · mean(g · x̂)) / sqrt(var + epsilon).
+    The weight and bias gradients are built from mul and sum_to.
+
+    ```mlir
+    %dx = train.layer_norm_grad_input %dy, %x, %w epsilon 1.000000e-05
+        : (tensor<2x4xf32>, tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$input,
+                       Train_FloatTensor:$weight, F32Attr:$epsilon);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $input `,` $weight `epsilon` $epsilon attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_MSEGradOp : Train_Op<"mse_grad", [Pure]> {
+  let summary = "gradient of mse with respect to the prediction: 2 (pred - target) / numel";
+  let arguments = (ins Train_FloatTensor:$pred, Train_FloatTensor:$target);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $pred `,` $target attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Optimizer ops
 //===----------------------------------------------------------------------===//
 
@@ -519,6 +712,61 @@ def Train_SGDOp : Train_Op<"sgd", [Pure, SameOperandsAndResultType]> {
   let results = (outs Train_FloatTensor:$result);
   let assemblyFormat = [{
     $param `,` $grad `lr` $lr (`weight_decay` $weight_decay^)? attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_SGDMomentumOp : Train_Op<"sgd_momentum", [Pure, SameOperandsAndResultType]> {
+  let summary = "SGD step with momentum (PyTorch's: dampening 0, no Nesterov)";
+  let description = [{
+    m' = momentum · m + (g + weight_decay · p);  p' = p - lr · m'.
+    Returns the updated parameter and the updated momentum buffer.
+
+    ```mlir
+    %p2, %m2 = train.sgd_momentum %p, %g, %m lr 1.000000e-01 momentum 0.899999976
+        : tensor<8x4xf32>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$param, Train_FloatTensor:$grad,
+                       Train_FloatTensor:$momentum_buffer, F32Attr:$lr, F32Attr:$momentum,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay);
+  let results = (outs Train_FloatTensor:$new_param, Train_FloatTensor:$new_momentum_buffer);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $momentum_buffer `lr` $lr `momentum` $momentum
+    (`weight_decay` $weight_decay^)? attr-dict `:` type($new_param)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_QSGDParamTensor : RankedTensorOf<[Train_QInt8, Train_QInt8PerAxis, I32]>;
+
+def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
+  let summary = "SGD step on an int8 weight or an int32 bias, in the integer domain";
+  let description = [{
+    `param` is an int8 quantized weight (per-axis along axis 0, or per-tensor)
+    or an int32 bias; `grad` is the float gradient of its real value, of the
+    same shape. The update is rounded and saturated to the storage range. With
+    `qas` (quantization-aware scaling) the gradient is scaled by s⁻² (s: the
+    weight's scale of each output channel, or the bias scale). An int32 bias
+    gives its scales explicitly: `scales` holds one bias scale s_x · s_w[c]
+    per element. The exact arithmetic is in runtime/quantized_training.py.
+
+    ```mlir
+    %w2 = train.qsgd %w, %gw lr 0.00999999977 qas
+        : (tensor<4x3x3x3x!quant.uniform<i8:f32:0, {1.0e-2,2.0e-2,3.0e-2,4.0e-2}>>,
+           tensor<4x3x3x3xf32>)
+        -> tensor<4x3x3x3x!quant.uniform<i8:f32:0, {1.0e-2,2.0e-2,3.0e-2,4.0e-2}>>
+    %b2 = train.qsgd %b, %gb lr 0.00999999977 scales [2.0e-4, 4.0e-4, 6.0e-4, 8.0e-4] qas
+        : (tensor<4xi32>, tensor<4xf32>) -> tensor<4xi32>
+    ```
+  }];
+  let arguments = (ins Train_QSGDParamTensor:$param, Train_FloatTensor:$grad, F32Attr:$lr,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
+                       OptionalAttr<DenseF64ArrayAttr>:$scales, UnitAttr:$qas);
+  let results = (outs Train_QSGDParamTensor:$result);
+  let assemblyFormat = [{
+    $param `,` $grad `lr` $lr (`weight_decay` $weight_decay^)? (`scales` custom<ExactF64Array>($scales)^)?
+    (`qas` $qas^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
