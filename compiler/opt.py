@@ -28,6 +28,8 @@ options:
   --split-input-file         process each '// -----' chunk separately
   --verify-diagnostics       check errors against expected-error annotations
   --mlir-print-op-generic    print ops in the generic form
+  --mlir-print-debuginfo     print op locations
+  --mlir-print-local-scope   print locations inline (not as #loc aliases)
   --list-passes              list tcc's passes
 """
 
@@ -40,6 +42,8 @@ class OptOptions:
     split_input_file: bool = False
     verify_diagnostics: bool = False
     print_generic: bool = False
+    print_debuginfo: bool = False
+    print_local_scope: bool = False
 
 
 def parse_args(argv: list[str]) -> OptOptions | None:
@@ -68,6 +72,10 @@ def parse_args(argv: list[str]) -> OptOptions | None:
             options.verify_diagnostics = True
         elif arg in ("--mlir-print-op-generic", "-mlir-print-op-generic"):
             options.print_generic = True
+        elif arg in ("--mlir-print-debuginfo", "-mlir-print-debuginfo"):
+            options.print_debuginfo = True
+        elif arg in ("--mlir-print-local-scope", "-mlir-print-local-scope"):
+            options.print_local_scope = True
         elif arg.startswith("-") and arg != "-":
             options.pipeline.append(_pass_flag(arg))
         else:
@@ -119,7 +127,9 @@ def _process(chunk: str, first_line: int, filename: str, options: OptOptions) ->
     except ir.MLIRError as error:
         raise _ChunkErrors(error.error_diagnostics, filename) from None
     run_pipeline(module, options.pipeline, filename)
-    return module.operation.get_asm(print_generic_op_form=options.print_generic)
+    return module.operation.get_asm(print_generic_op_form=options.print_generic,
+                                    enable_debug_info=options.print_debuginfo,
+                                    use_local_scope=options.print_local_scope)
 
 
 class _ChunkErrors(Exception):

@@ -163,7 +163,10 @@ class _StepBuilder:
     def build(self) -> None:
         returned = self._returned_logits()
         batch = train.shape_of(returned)[0]
-        labels_type = ir.RankedTensorType.get([batch], ir.IntegerType.get_signless(32))
+        if self.options.loss == "mse":  # regression targets have the output's type
+            labels_type = returned.type
+        else:  # class indices
+            labels_type = ir.RankedTensorType.get([batch], ir.IntegerType.get_signless(32))
         loss_type = ir.RankedTensorType.get([], ir.RankedTensorType(returned.type).element_type)
         buffer_types = [self.arg_types[i] for i in self.buffers]
         result_types = [loss_type] + [self.arg_types[i] for i in self.trainable] + buffer_types

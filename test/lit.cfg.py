@@ -32,3 +32,11 @@ filecheck_command = filecheck if filecheck else f"{sys.executable} -m filecheck"
 
 config.substitutions.append(("%PYTHON", sys.executable))
 config.substitutions.append(("FileCheck", filecheck_command))
+
+# The TTE paper's int8 models are another project's data, read in place from
+# ../shared beside the repository; tests that need them say `REQUIRES: tte-models`.
+tte_models = os.path.join(os.path.dirname(config.test_source_root), "..", "shared",
+                          "models", "tte")
+if os.path.isfile(os.path.join(tte_models, "mcunet-5fps.json")):
+    config.available_features.add("tte-models")
+    config.substitutions.append(("%tte_models", os.path.abspath(tte_models)))

@@ -479,6 +479,26 @@ def _f32_calls():
         "softmax": lambda: ref.softmax(r(3, 4), axis=1),
         "layer_norm": lambda: ref.layer_norm(r(2, 3, 4), r(4), r(4), epsilon=1e-5),
         "mse": lambda: ref.mse(r(3, 4), r(3, 4)),
+        "sum_to": lambda: ref.sum_to(dy, shape=(6, 1, 1)),
+        "slice": lambda: ref.slice(x, offsets=(0, 1, 2, 0), sizes=(2, 2, 5, 8)),
+        "pad_to": lambda: ref.pad_to(r(2, 2, 5, 8), offsets=(0, 1, 2, 0), shape=x.shape),
+        "avg_pool2d_grad": lambda: np.concatenate([
+            ref.avg_pool2d_grad(r(2, 4, 5, 4), input_shape=x.shape, kernel=(3, 3),
+                                stride=(2, 2), padding=(1, 1), count_include_pad=flag)
+            for flag in (True, False)]),
+        "max_pool2d_grad": lambda: ref.max_pool2d_grad(r(2, 4, 5, 4), x, kernel=(3, 3),
+                                                       stride=(2, 2), padding=(1, 1)),
+        "clamp_grad": lambda: ref.clamp_grad(r(3, 4), r(3, 4), min=-0.5, max=0.5),
+        "sigmoid_grad": lambda: ref.sigmoid_grad(r(3, 4), r(3, 4)),
+        "hardswish_grad": lambda: ref.hardswish_grad(r(3, 4), 4 * r(3, 4)),
+        "gelu_grad": lambda: np.concatenate([ref.gelu_grad(r(3, 4), r(3, 4)),
+                                             ref.gelu_grad(r(3, 4), r(3, 4), tanh=True)]),
+        "softmax_grad": lambda: ref.softmax_grad(r(3, 4), r(3, 4), axis=0),
+        "layer_norm_grad_input": lambda: ref.layer_norm_grad_input(
+            r(2, 3, 4), r(2, 3, 4), r(3, 4), epsilon=1e-5),
+        "mse_grad": lambda: ref.mse_grad(r(3, 4), r(3, 4)),
+        "sgd_momentum": lambda: np.concatenate(ref.sgd_momentum(
+            r(3, 4), r(3, 4), r(3, 4), lr=0.1, momentum=0.9, weight_decay=1e-4)),
     }
 
 

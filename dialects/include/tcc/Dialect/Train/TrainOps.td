@@ -632,7 +632,7 @@ def Train_SigmoidGradOp : Train_Op<"sigmoid_grad", [Pure, SameOperandsAndResultT
 def Train_HardswishGradOp : Train_Op<"hardswish_grad", [Pure, SameOperandsAndResultType]> {
   let summary = "gradient of hardswish (PyTorch's hardswish_backward)";
   let description = [{
-    dx = 0 for x < -3, dy · (2x + 3) / 6 for -3 <= x <= 3, dy for x > 3.
+    dx = 0 for x <= -3, dy · (2x + 3) / 6 for -3 < x < 3, dy for x >= 3 (as PyTorch).
   }];
   let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$input);
   let results = (outs Train_FloatTensor:$result);
