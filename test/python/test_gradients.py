@@ -508,50 +508,8 @@ def test_sgd_momentum_matches_torch(weight_decay):
         np.testing.assert_allclose(m, optimizer.state[tp]["momentum_buffer"].numpy(), rtol=1e-13)
 
 
-def _f32_calls() -> dict:
-    rng = np.random.default_rng(7)
-
-    def r(*shape):
-        return rng.standard_normal(shape).astype(np.float32)
-
-    x = r(2, 4, 9, 8)
-    return {
-        "sum_to": lambda: ref.sum_to(r(2, 3, 4, 5), shape=(3, 1, 1)),
-        "slice": lambda: ref.slice(x, offsets=(0, 1, 2, 0), sizes=(2, 2, 5, 8)),
-        "pad_to": lambda: ref.pad_to(r(2, 2, 5, 8), offsets=(0, 1, 2, 0), shape=x.shape),
-        "avg_pool2d_grad": lambda: np.concatenate([
-            ref.avg_pool2d_grad(r(2, 4, 5, 4), input_shape=x.shape, kernel=(3, 3),
-                                stride=(2, 2), padding=(1, 1), count_include_pad=flag)
-            for flag in (True, False)]),
-        "max_pool2d_grad": lambda: ref.max_pool2d_grad(r(2, 4, 5, 4), x, kernel=(3, 3),
-                                                       stride=(2, 2), padding=(1, 1)),
-        "clamp_grad": lambda: ref.clamp_grad(r(3, 4), r(3, 4), min=-0.5, max=0.5),
-        "sigmoid_grad": lambda: ref.sigmoid_grad(r(3, 4), r(3, 4)),
-        "hardswish_grad": lambda: ref.hardswish_grad(r(3, 4), 4 * r(3, 4)),
-        "gelu_grad": lambda: np.concatenate([ref.gelu_grad(r(3, 4), r(3, 4)),
-                                             ref.gelu_grad(r(3, 4), r(3, 4), tanh=True)]),
-        "softmax_grad": lambda: ref.softmax_grad(r(3, 4), r(3, 4), axis=0),
-        "layer_norm_grad_input": lambda: ref.layer_norm_grad_input(
-            r(2, 3, 4), r(2, 3, 4), r(3, 4), epsilon=1e-5),
-        "mse_grad": lambda: ref.mse_grad(r(3, 4), r(3, 4)),
-        "sgd_momentum": lambda: np.concatenate(ref.sgd_momentum(
-            r(3, 4), r(3, 4), r(3, 4), lr=0.1, momentum=0.9, weight_decay=1e-4)),
-    }
-
-
-F32_CALLS = _f32_calls()
-
-
-def test_gradient_ops_are_registered():
-    assert {f"train.{name}" for name in F32_CALLS} <= set(ref.OPS)
-    for name in F32_CALLS:
-        assert ref.OPS[f"train.{name}"] is getattr(ref, name)
-
-
-@pytest.mark.parametrize("name", sorted(F32_CALLS))
-def test_gradient_op_float32_in_float32_out(name):
-    out = F32_CALLS[name]()
-    assert out.dtype == np.float32 and np.all(np.isfinite(out))
+# float32 in -> float32 out and the OPS table are checked for every op, the gradient
+# ops included, in test_reference_ops.py.
 
 
 _dy = np.zeros((1, 2, 3, 3))
