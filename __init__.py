@@ -6,3 +6,11 @@ GPUs.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # `tcc.compile` without importing MLIR, numpy or torch at `import tcc`.
+    if name == "compile":
+        from .compiler.api import compile
+        return compile
+    raise AttributeError(f"module 'tcc' has no attribute '{name}'")

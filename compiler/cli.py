@@ -38,6 +38,13 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=float, default=0.9, help="with --optimizer momentum")
     parser.add_argument("--no-qas", action="store_true",
                         help="int8 SGD without quantization-aware scaling")
+    parser.add_argument("--budget", type=_budget, metavar="SIZE",
+                        help="pick a sparse update scheme whose arena fits, e.g. 128KB")
+
+
+def _budget(text: str) -> int:
+    from .budget import parse_budget
+    return parse_budget(text)
 
 
 def _options(args) -> driver.TrainingOptions:
@@ -47,7 +54,7 @@ def _options(args) -> driver.TrainingOptions:
     return driver.TrainingOptions(lr=args.lr, weight_decay=args.weight_decay,
                                   weights=args.weights, seed=args.seed, scheme=scheme,
                                   optimizer=args.optimizer, momentum=args.momentum,
-                                  qas=not args.no_qas)
+                                  qas=not args.no_qas, budget=args.budget)
 
 
 def compile_parser() -> argparse.ArgumentParser:
@@ -64,6 +71,8 @@ def compile_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=20, help="training steps for --run (20)")
     parser.add_argument("--data", type=Path,
                         help="training data .npz ('inputs', 'labels'); default: bundled digits")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="also write the memory report (text, JSON, SVG) into DIR")
     return parser
 
 
@@ -127,7 +136,10 @@ def _compile(argv: list[str]) -> int:
     if args.steps < 1:
         raise InputError("--steps must be at least 1")
     model = driver.prepare(args.model, _options(args))
-    report = driver.compile_cortex_m(model, args.target, args.output)
+    for note in model.notes:
+        print(note)
+    report = driver.compile_cortex_m(model, args.target, args.output, args.report,
+                                     str(args.model))
     print(f"wrote {args.output}/ for {args.target}: arena {report['arena_bytes']} B, "
           f"trainable parameters {report['trainable_parameter_bytes']} B")
     if not args.run:
@@ -190,12 +202,49 @@ def _analyze(argv: list[str]) -> int:
     return 0
 
 
+def plan_memory_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tcc plan-memory",
+                     description="Static memory planning: offsets for buffers with known "
+                                 "lifetimes in one arena (heuristics, then an exact "
+                                 "branch and bound under a time limit).")
+    parser.add_argument("buffers", type=Path,
+                        help="CSV of id,lower,upper,size rows (live on [lower, upper))")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="CSV of id,offset rows to write")
+    parser.add_argument("--capacity", type=int, metavar="N",
+                        help="arena bytes: find any packing within N (fail if none)")
+    parser.add_argument("--time-limit", type=float, default=2.0, metavar="S",
+                        help="seconds for the search (2.0)")
+    parser.add_argument("--alignment", type=int, default=1, metavar="A",
+                        help="offsets are multiples of A bytes (1)")
+    return parser
+
+
+def _plan_memory(argv: list[str]) -> int:
+    from . import memory_plan
+    args = plan_memory_parser().parse_args(argv)
+    if args.capacity is not None and args.capacity < 0:
+        raise InputError("--capacity must not be negative")
+    if not args.time_limit >= 0:
+        raise InputError("--time-limit must not be negative")
+    if args.alignment < 1:
+        raise InputError("--alignment must be at least 1")
+    buffers = memory_plan.read_buffers_csv(args.buffers)
+    result = memory_plan.plan(buffers, capacity=args.capacity, time_limit=args.time_limit,
+                              alignment=args.alignment)
+    memory_plan.write_offsets_csv(args.output, buffers, result)
+    print(memory_plan.summary(result, len(buffers), args.capacity))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "analyze":
         return guarded_main(lambda: _analyze(argv[1:]))
     if argv and argv[0] == "run":
         return guarded_main(lambda: _run(argv[1:]))
+    if argv and argv[0] == "plan-memory":
+        return guarded_main(lambda: _plan_memory(argv[1:]))
     if argv and argv[0] in ("import-torch", "import-tte", "import-tosa"):
         kind = argv[0].removeprefix("import-")
         return guarded_main(lambda: _import(kind, argv[1:]))

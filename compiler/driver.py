@@ -1,13 +1,14 @@
 """The compiler driver: the whole job behind `tcc`, as functions.
 
-load → derive the training step (if the model has none) → render a target
-project → optionally build and train on the device, checking the losses
-against the reference interpreter.
+load → derive the training step (if the model has none) → reorder it and plan
+its memory → render a target project (and its memory report) → optionally
+build and train on the device, checking the losses against the reference
+interpreter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,12 @@ from ..dialects import train
 from ..runtime import cortex_m_runner, interpreter
 from .errors import BuildError, InputError, RunError, UnsupportedError
 from .example_data import digits_batches, load_training_data
+from . import memory_report
 from .analysis import StepOptions, derive_step
 from .frontends.model_file import weights_file
 from .parameters import (default_parameters, load_parameters, parameter_indices, read_weights,
                          select_parameters)
+from .pipeline import run_pipeline
 from .source import find_function, load_module, new_context
 from .targets import cortex_m
 
@@ -34,11 +37,14 @@ class TrainingOptions:
     weights: Path | None = None
     seed: int = 0
     scheme: str | None = None          # FILE or FILE#KEY; its optimizer entries win
+    budget: int | None = None          # bytes: pick a scheme whose arena fits
     optimizer: str = "sgd"
     momentum: float = 0.9
     qas: bool = True
     forward: str = "forward"
     step: str = "train_step"
+    alignment: int = 16                # of the memory plan's offsets (bytes)
+    plan_time_limit: float = 2.0       # seconds for planning each function
 
 
 @dataclass
@@ -49,6 +55,7 @@ class TrainableModel:
     parameters: dict[int, np.ndarray]
     options: TrainingOptions
     context: ir.Context = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)  # what the compiler chose, for the user
 
     @property
     def forward(self):
@@ -108,6 +115,7 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
     context = new_context()
     module = load_module(path, context)
     imported_weights = None
+    notes: list[str] = []
     if any(op.name.startswith("tosa.") for op in _ops(module)):
         from .frontends import tosa
         imported = tosa.import_tosa(module)
@@ -116,7 +124,16 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
                        momentum=options.momentum if options.optimizer == "momentum" else None,
                        weight_decay=options.weight_decay, qas=options.qas,
                        forward=options.forward, step=options.step)
+    if options.budget is not None:
+        if options.scheme:
+            raise InputError("give either --scheme or --budget, not both")
+        from .budget import choose_scheme
+        choice = choose_scheme(module, options.budget, forward=options.forward, options=step,
+                               final_time_limit=options.plan_time_limit, filename=str(path))
+        notes.append(choice.describe())
+        step = replace(step, scheme=choice.scheme)
     derive_step(module, step, str(path))
+    schedule_and_plan(module, options, str(path))
     forward = find_function(module, options.forward)
     stored = weights_file(module, path)
     if options.weights:
@@ -127,17 +144,37 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
         parameters = load_parameters(forward, stored)
     else:
         parameters = default_parameters(forward, options.seed)
-    return TrainableModel(module, parameters, options, context)
+    return TrainableModel(module, parameters, options, context, notes)
 
 
-def compile_cortex_m(model: TrainableModel, target_name: str, out: Path) -> dict:
-    """Writes the C project for a Cortex-M target; returns its memory report."""
+def schedule_and_plan(module: ir.Module, options: TrainingOptions,
+                      filename: str | None = None) -> None:
+    """Orders the training step's ops to lower its peak (--train-reorder), then plans
+    the arena of the step and of the forward function (--plan-memory): the offsets
+    every code generator uses."""
+    plan = f"alignment={options.alignment} time-limit={options.plan_time_limit}"
+    run_pipeline(module, [f"train-reorder{{step={options.step}}}",
+                          f"plan-memory{{function={options.step} {plan}}}",
+                          f"plan-memory{{function={options.forward} {plan}}}"], filename)
+
+
+def compile_cortex_m(model: TrainableModel, target_name: str, out: Path,
+                     report: Path | None = None, name: str = "") -> dict:
+    """Writes the C project for a Cortex-M target, and the memory report into
+    `report` too if given; returns the memory report."""
     if target_name not in cortex_m.TARGETS:
         raise InputError(f"unknown target '{target_name}' (expected one of: "
                          f"{', '.join(sorted(cortex_m.TARGETS))})")
-    renderer = cortex_m.CortexMRenderer(model.module, model.parameters,
-                                        model.options.forward, model.options.step)
-    return cortex_m.write_project(renderer, cortex_m.TARGETS[target_name], out)
+    target = cortex_m.TARGETS[target_name]
+    options = model.options
+    # The report describes the plan, whatever the target supports: written first.
+    data = cortex_m.memory_report(model.module, model.parameters, target, options.forward,
+                                  options.step, name)
+    if report is not None:
+        memory_report.write(data, report)
+    renderer = cortex_m.CortexMRenderer(model.module, model.parameters, options.forward,
+                                        options.step)
+    return cortex_m.write_project(renderer, target, out, data)
 
 
 def training_batches(model: TrainableModel, steps: int,

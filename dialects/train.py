@@ -461,6 +461,12 @@ def _arg_attrs(func, index: int) -> ir.DictAttr | None:
     return ir.DictAttr(ir.ArrayAttr(attrs)[index]) if attrs is not None else None
 
 
+def arg_attribute(func, index: int, name: str) -> ir.Attribute | None:
+    """Argument attribute `name` of argument `index`, if set."""
+    attrs = _arg_attrs(func, index)
+    return attrs[name] if attrs is not None and name in attrs else None
+
+
 def arg_role(func, index: int) -> str | None:
     """The role of argument `index`, or None for a data input."""
     attrs = _arg_attrs(func, index)

@@ -11,9 +11,12 @@ from ..compiler.errors import InputError
 
 # flag -> (module, class). One file per pass, named like its flag.
 _REGISTRY = {
+    "convert-train-to-linalg": ("tcc.passes.convert_train_to_linalg", "ConvertTrainToLinalg"),
     "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
     "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
+    "plan-memory": ("tcc.passes.plan_memory", "PlanMemory"),
     "train-prune": ("tcc.passes.train_prune", "TrainPrune"),
+    "train-reorder": ("tcc.passes.train_reorder", "TrainReorder"),
     "tosa-to-train": ("tcc.passes.tosa_to_train", "TosaToTrain"),
 }
 

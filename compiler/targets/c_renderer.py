@@ -1,16 +1,17 @@
 """Renders a trained model (its `forward` and `train_step` functions) as C.
 
 Every op becomes one call into the C kernel library (`kernels/c`), chosen from
-the `KERNELS` table. Intermediate tensors live in one static arena at offsets
-from `memory_plan`; parameters are static arrays (frozen ones `const`, so they
-stay in flash on a microcontroller); SGD updates parameters in place. A target
-is a subclass that overrides attributes, not a copy.
+the `KERNELS` table. Tensors live where the module's memory plan (`--plan-memory`)
+puts them: inputs, labels, trainable parameters and intermediates in one static
+arena at their planned offsets, frozen parameters in `const` arrays (flash on a
+microcontroller). A result the plan gives its operand's offset is computed in
+place (SGD updates, element-wise kernels, reshapes). A target is a subclass that
+overrides attributes, not a copy.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -19,7 +20,6 @@ from ..._mlir import ir
 from ..._mlir.dialects import func
 from ...dialects import train
 from ..errors import UnsupportedError, format_location
-from ..memory_plan import Buffer, liveness_lower_bound, plan_first_fit
 from ..source import find_function
 
 
@@ -125,24 +125,27 @@ KERNELS: dict[str, Callable] = {
     "train.sgd": _sgd,
 }
 
-# Ops that produce no new storage: their result is a view of their first operand.
+# Ops whose result is their operand's bytes: no code where the plan gives both one
+# offset, a copy where it does not.
 VIEWS = {"train.reshape"}
 
+# Optimizer updates: the kernel updates its first operand in place.
+UPDATES = {"train.sgd"}
 
-@dataclass
-class FunctionPlan:
-    """One function's buffers (offsets in bytes) and its rendered body."""
-
-    buffers: list[Buffer]
-    arena_bytes: int
-    lower_bound: int
-    lines: list[str] = field(default_factory=list)
+ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32"}
+"""Macros for a typed pointer at a byte offset of the arena, by element type."""
 
 
 class CRenderer:
-    """Renders `model.h` and `model.c` for a host C compiler."""
+    """Renders `model.h` and `model.c` for a host C compiler.
 
-    alignment = 8                 # bytes between arena buffers
+    Storage follows the module's memory plan (`--plan-memory`; run here if the module
+    has none): data inputs, labels, trainable parameters and intermediates live in
+    one static byte arena at their planned offsets, frozen parameters in `const`
+    arrays (flash on a microcontroller).
+    """
+
+    alignment = 16                # of the plan, when the renderer has to run it
     const_qualifier = "const"     # frozen parameters
     float_type = "float"
 
@@ -153,6 +156,7 @@ class CRenderer:
         self.forward = find_function(module, forward)
         self.step = find_function(module, step)
         self._check_signature()
+        self._ensure_plan()
 
     def _check_signature(self) -> None:
         data = [i for i in range(len(self.forward.entry_block.arguments))
@@ -175,77 +179,132 @@ class CRenderer:
                                            f"'{op.name}' produces {element}",
                                            format_location(op.location))
 
+    def _ensure_plan(self) -> None:
+        """Plans the functions the module has no plan for (the renderer itself never
+        allocates)."""
+        from ...passes.plan_memory import PlanMemory, is_planned
+        attributes = self.module.operation.attributes
+        for function in (self.step, self.forward):
+            if not is_planned(self.module, function):
+                alignment = ir.IntegerAttr(attributes["train.arena_alignment"]).value \
+                    if "train.arena_alignment" in attributes else self.alignment
+                PlanMemory(function=function.sym_name.value,
+                           alignment=alignment).run(self.module)
+        self.arena_bytes = max(ir.IntegerAttr(attributes["train.arena_size"]).value,
+                               self.arena_alignment)
+        self.param_offsets = {}       # offset -> symbol of a trainable parameter
+        for index in range(len(self.step.entry_block.arguments)):
+            offset = train.arg_attribute(self.step, index, "train.offset")
+            if offset is not None and train.arg_role(self.step, index) == "trainable":
+                self.param_offsets[ir.IntegerAttr(offset).value] = self.param_symbol(index)
+
+    @property
+    def arena_alignment(self) -> int:
+        return ir.IntegerAttr(self.module.operation.attributes["train.arena_alignment"]).value
+
     # -- storage ------------------------------------------------------------
 
     def param_symbol(self, index: int) -> str:
         return f"tcc_param_{c_identifier(train.arg_name(self.forward, index))}"
 
-    def _plan(self, function: func.FuncOp, roots: dict) -> tuple[dict, FunctionPlan]:
-        """Storage expression of every value; arena buffers of the intermediates."""
-        ops = list(function.entry_block.operations)
-        storage = dict(roots)
-        owner: dict = {}          # value -> Buffer it lives in
-        buffers: list[Buffer] = []
-        for index, op in enumerate(ops):
-            for operand in op.operands:
-                if operand in owner:
-                    owner[operand].end = max(owner[operand].end, index)
-            if isinstance(op, func.ReturnOp):
-                continue
-            result = op.results[0]
-            if op.name in VIEWS:
-                storage[result] = storage[op.operands[0]]
-                if op.operands[0] in owner:
-                    owner[result] = owner[op.operands[0]]
-            elif op.name == "train.sgd":
-                storage[result] = storage[op.operands[0]]  # in-place update
-            else:
-                buffer = Buffer(f"v{len(buffers)}", _size(result) * 4, index, index)
-                buffers.append(buffer)
-                owner[result] = buffer
-        arena = plan_first_fit(buffers, self.alignment)
-        for value, buffer in owner.items():
-            storage.setdefault(value, f"(tcc_arena + {buffer.offset // 4})")
-        return storage, FunctionPlan(buffers, arena, liveness_lower_bound(buffers))
+    def _arena(self, offset: int, value) -> str:
+        """A value at `offset`: its parameter's name in the parameters' part of the
+        arena (the parameter or its in-place update), else a typed pointer."""
+        if offset in self.param_offsets:
+            return self.param_offsets[offset]
+        element = str(ir.RankedTensorType(value.type).element_type)
+        return f"{ARENA_POINTERS[element]}({offset})"
 
-    def _roots(self, function: func.FuncOp, data_names: dict[int, str]) -> dict:
-        roots = {}
+    def _storage(self, function: func.FuncOp, data_names: dict[int, str]):
+        """The C expression of every value's storage, from the plan; and the copies
+        of the data arguments into the arena that start the function."""
+        from ...passes.plan_memory import value_offsets
+        offsets = iter(value_offsets(function))
+        storage, prologue = {}, []
         for index, arg in enumerate(function.entry_block.arguments):
-            roots[arg] = data_names.get(index) or self.param_symbol(index)
-        return roots
+            offset = next(offsets)
+            if index in data_names:
+                if offset >= 0:
+                    storage[arg] = self._arena(offset, arg)
+                    prologue.append(f"memcpy(tcc_arena + {offset}, {data_names[index]}, "
+                                    f"{_size(arg) * 4});  /* {data_names[index]} */")
+                else:
+                    storage[arg] = data_names[index]
+            elif offset >= 0:
+                storage[arg] = self._arena(offset, arg)
+            elif train.arg_role(function, index) == "frozen":
+                storage[arg] = self.param_symbol(index)
+            else:
+                raise UnsupportedError(f"argument #{index} of @{function.sym_name.value} "
+                                       "has no storage in the memory plan",
+                                       format_location(function.location))
+        for op in function.entry_block.operations:
+            for result in op.results:
+                offset = next(offsets)
+                if offset >= 0:
+                    storage[result] = self._arena(offset, result)
+                elif op.name in VIEWS:          # a view of a frozen parameter
+                    storage[result] = storage[op.operands[0]]
+                else:
+                    raise UnsupportedError(
+                        f"'{op.name}' computes a constant from frozen parameters; the C "
+                        "target cannot fold it yet", format_location(op.location))
+        return storage, prologue
 
     def _render_ops(self, function: func.FuncOp, storage: dict) -> list[str]:
         lines = []
-        ops = list(function.entry_block.operations)
-        for index, op in enumerate(ops):
-            if isinstance(op, func.ReturnOp) or op.name in VIEWS:
+        for op in function.entry_block.operations:
+            if isinstance(op, func.ReturnOp):
                 continue
-            if op.name == "train.sgd":
-                self._check_update_is_last_use(op, ops[index + 1:])
             args = [storage[v] for v in op.operands]
+            result = storage[op.results[0]]
+            if op.name in VIEWS:
+                if result != args[0]:
+                    lines.append(f"tcc_copy_f32({args[0]}, {result}, {_size(op.results[0])});")
+                continue
             lines.append(f"/* {op.name} at {format_location(op.location) or 'unknown'} */")
-            lines += KERNELS[op.name](op, args, storage[op.results[0]])
+            if op.name in UPDATES and result != args[0]:
+                # Not in place: update a copy (written back when the step returns).
+                lines.append(f"tcc_copy_f32({args[0]}, {result}, {_size(op.results[0])});")
+                args[0] = result
+            lines += KERNELS[op.name](op, args, result)
         return lines
 
-    def _check_update_is_last_use(self, op, later_ops) -> None:
-        param = op.operands[0]
-        if any(param in list(later.operands) for later in later_ops
-               if not isinstance(later, func.ReturnOp)):
-            raise UnsupportedError("a parameter is read after its in-place SGD update",
-                                   format_location(op.location))
+    def _write_back(self, function: func.FuncOp, storage: dict) -> list[str]:
+        """Copies of the updates not made in place to their parameters' storage."""
+        lines = []
+        args = function.entry_block.arguments
+        for position, value in enumerate(self._returned(function)):
+            target = train.updated_arg(function, position)
+            if target is not None and storage[value] != storage[args[target]]:
+                lines.append(f"tcc_copy_f32({storage[value]}, {storage[args[target]]}, "
+                             f"{_size(value)});")
+        return lines
 
     # -- files --------------------------------------------------------------
 
     def render(self) -> dict[str, str]:
-        infer_storage, infer_plan = self._plan(self.forward, self._roots(
-            self.forward, {self.input_index: "input"}))
+        self.infer_storage, infer_prologue = self._storage(
+            self.forward, {self.input_index: "input"})
         labels_index = len(self.step.entry_block.arguments) - 1
-        step_storage, step_plan = self._plan(self.step, self._roots(
-            self.step, {self.input_index: "input", labels_index: "labels"}))
-        self.infer_plan, self.step_plan = infer_plan, step_plan
-        self.arena_bytes = max(infer_plan.arena_bytes, step_plan.arena_bytes, 4)
+        self.step_storage, step_prologue = self._storage(
+            self.step, {self.input_index: "input", labels_index: "labels"})
+        self._check_shared_parameters()
         return {"model.h": self._header(), "model.c": self._source(
-            infer_storage, step_storage)}
+            infer_prologue, step_prologue)}
+
+    def _check_shared_parameters(self) -> None:
+        """@forward and @train_step must keep each trainable parameter in one place."""
+        for index in self.parameters:
+            if train.arg_role(self.forward, index) != "trainable":
+                continue
+            mine = self.infer_storage[self.forward.entry_block.arguments[index]]
+            theirs = self.step_storage[self.step.entry_block.arguments[index]]
+            if mine != theirs:
+                raise UnsupportedError(f"the memory plan puts parameter "
+                                       f"'{train.arg_name(self.forward, index)}' at "
+                                       f"different offsets in @{self.forward.sym_name.value}"
+                                       f" and @{self.step.sym_name.value}; plan both again")
 
     def _header(self) -> str:
         batch, classes = _dims(self.forward.entry_block.operations[
@@ -269,34 +328,45 @@ class CRenderer:
             "tcc_param tcc_model_param(int32_t index);", "",
             "#endif", ""])
 
-    def _source(self, infer_storage: dict, step_storage: dict) -> str:
+    def _source(self, infer_prologue: list[str], step_prologue: list[str]) -> str:
+        alignment = self.arena_alignment
         lines = ["/* Generated by tcc: forward and training step over one static arena. */",
-                 "#include <stddef.h>", "#include <string.h>", "",
+                 "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "",
                  '#include "model.h"', '#include "tcc_kernels.h"', "",
-                 f"static float tcc_arena[{self.arena_bytes // 4}] __attribute__((aligned(8)));",
-                 ""]
+                 "/* Inputs, labels, trainable parameters and every intermediate tensor, at",
+                 "   the byte offsets of the memory plan (--plan-memory). */",
+                 f"static uint8_t tcc_arena[TCC_ARENA_BYTES] "
+                 f"__attribute__((aligned({alignment})));",
+                 "#define TCC_F32(offset) ((float *)(tcc_arena + (offset)))",
+                 "#define TCC_I32(offset) ((int32_t *)(tcc_arena + (offset)))", ""]
         trainable = [i for i in sorted(self.parameters)
                      if train.arg_role(self.forward, i) == "trainable"]
+        lines += [f"#define {symbol} TCC_F32({offset})"
+                  for offset, symbol in sorted(self.param_offsets.items())]
         for index in sorted(self.parameters):
             values = self.parameters[index].astype(np.float32).ravel()
             body = ", ".join(_float(v) for v in values)
             if index in trainable:
-                lines.append(f"static const float {self.param_symbol(index)}_init[{values.size}] = {{{body}}};")
-                lines.append(f"static float {self.param_symbol(index)}[{values.size}];")
+                lines.append(f"static const float {self.param_symbol(index)}_init"
+                             f"[{values.size}] = {{{body}}};")
             else:
                 lines.append(f"static {self.const_qualifier} float {self.param_symbol(index)}"
                              f"[{values.size}] = {{{body}}};")
         lines += ["", "void tcc_model_init(void) {"]
         lines += [f"  memcpy({self.param_symbol(i)}, {self.param_symbol(i)}_init, "
-                  f"sizeof {self.param_symbol(i)});" for i in trainable]
+                  f"sizeof {self.param_symbol(i)}_init);" for i in trainable]
         lines += ["}", "", "void tcc_model_infer(const float *input, float *logits) {"]
-        lines += ["  " + line for line in self._render_ops(self.forward, infer_storage)]
+        lines += ["  " + line for line in infer_prologue]
+        lines += ["  " + line for line in self._render_ops(self.forward, self.infer_storage)]
         logits = self._returned(self.forward)[0]
-        lines += [f"  tcc_copy_f32({infer_storage[logits]}, logits, {_size(logits)});", "}", ""]
+        lines += [f"  tcc_copy_f32({self.infer_storage[logits]}, logits, {_size(logits)});",
+                  "}", ""]
         lines += ["float tcc_model_train_step(const float *input, const int32_t *labels) {"]
-        lines += ["  " + line for line in self._render_ops(self.step, step_storage)]
+        lines += ["  " + line for line in step_prologue]
+        lines += ["  " + line for line in self._render_ops(self.step, self.step_storage)]
+        lines += ["  " + line for line in self._write_back(self.step, self.step_storage)]
         loss = self._returned(self.step)[0]
-        lines += [f"  return {step_storage[loss]}[0];", "}", ""]
+        lines += [f"  return {self.step_storage[loss]}[0];", "}", ""]
         lines += ["static const tcc_param tcc_params[] = {"]
         lines += [f'  {{"{train.arg_name(self.forward, i)}", {self.param_symbol(i)}, '
                   f"{self.parameters[i].size}}}," for i in trainable]

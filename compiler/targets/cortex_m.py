@@ -4,14 +4,14 @@ arm-none-eabi-gcc and run under qemu."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from ...dialects import train
+from .. import memory_report as report_files
 from ..errors import InputError
+from ..source import find_function
 from .c_renderer import CRenderer
 
 PROJECT_MARKER = ".tcc-project"
@@ -48,8 +48,9 @@ def prepare_output_dir(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def write_project(renderer: CRenderer, target: CortexMTarget, out: Path) -> dict:
-    """Writes the C project into `out`; returns the memory report."""
+def write_project(renderer: CRenderer, target: CortexMTarget, out: Path,
+                  report: dict | None = None) -> dict:
+    """Writes the C project into `out`, with its memory report; returns the report."""
     prepare_output_dir(out)
     files = renderer.render()
     runtime = resources.files("tcc.runtime") / "cortex_m"
@@ -60,40 +61,25 @@ def write_project(renderer: CRenderer, target: CortexMTarget, out: Path) -> dict
         files[name] = (kernels / name).read_text()
     files["Makefile"] = (runtime / "Makefile.in").read_text().replace(
         "CPU = cortex-m7", f"CPU = {target.cpu}", 1)
-    report = memory_report(renderer, target)
-    files["memory_report.json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
-    files["memory_report.txt"] = format_report(report)
+    if report is None:
+        report = memory_report(renderer.module, renderer.parameters, target,
+                               renderer.forward.sym_name.value, renderer.step.sym_name.value)
+    files.update(report_files.files(report))
     for name, text in sorted(files.items()):
         (out / name).write_text(text)
     (out / PROJECT_MARKER).write_text(f"target {target.name}\n")
     return report
 
 
-def memory_report(renderer: CRenderer, target: CortexMTarget) -> dict:
-    def role(index: int) -> str | None:
-        return train.arg_role(renderer.forward, index)
-
-    trainable = sum(a.nbytes for i, a in renderer.parameters.items() if role(i) == "trainable")
-    frozen = sum(a.nbytes for i, a in renderer.parameters.items() if role(i) != "trainable")
-    return {
-        "target": target.name,
-        "arena_bytes": renderer.arena_bytes,
-        "train_step_arena_bytes": renderer.step_plan.arena_bytes,
-        "train_step_lower_bound_bytes": renderer.step_plan.lower_bound,
-        "infer_arena_bytes": renderer.infer_plan.arena_bytes,
-        "trainable_parameter_bytes": trainable,
-        "frozen_parameter_bytes": frozen,
-        "ram_bytes": target.ram_bytes,
-    }
-
-
-def format_report(report: dict) -> str:
-    rows = [("target", report["target"]),
-            ("arena (static, SRAM)", f"{report['arena_bytes']} B"),
-            ("  train_step peak", f"{report['train_step_arena_bytes']} B "
-                                  f"(liveness lower bound {report['train_step_lower_bound_bytes']} B)"),
-            ("  infer peak", f"{report['infer_arena_bytes']} B"),
-            ("trainable parameters (SRAM)", f"{report['trainable_parameter_bytes']} B"),
-            ("frozen parameters (flash)", f"{report['frozen_parameter_bytes']} B")]
-    width = max(len(name) for name, _ in rows)
-    return "".join(f"{name:<{width}}  {value}\n" for name, value in rows)
+def memory_report(module, parameters: dict, target: CortexMTarget, forward: str = "forward",
+                  step: str = "train_step", model: str = "") -> dict:
+    """The plan's report (compiler/memory_report.py) with the target's numbers."""
+    function = find_function(module, forward)
+    trainable = sum(a.nbytes for i, a in parameters.items()
+                    if train.arg_role(function, i) == "trainable")
+    frozen = sum(a.nbytes for i, a in parameters.items()
+                 if train.arg_role(function, i) != "trainable")
+    return report_files.report(
+        module, (step, forward), model=model, target=target.name,
+        trainable_parameter_bytes=trainable, frozen_parameter_bytes=frozen,
+        ram_bytes=target.ram_bytes)

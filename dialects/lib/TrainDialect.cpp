@@ -2,6 +2,7 @@
 #include "tcc/Dialect/Train/TrainDialect.h"
 #include "tcc/Dialect/Train/TrainOps.h"
 
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -39,6 +40,156 @@ static std::optional<int64_t> i64ArgAttr(Operation *op, unsigned argIndex,
   return value.getInt();
 }
 
+//===----------------------------------------------------------------------===//
+// Memory plan attributes
+//===----------------------------------------------------------------------===//
+
+/// Bytes of a statically shaped tensor (a quantized element counts its storage
+/// type), or nullopt for anything else.
+static std::optional<int64_t> storageBytes(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape())
+    return std::nullopt;
+  Type element = tensor.getElementType();
+  int64_t bits;
+  if (auto quantized = dyn_cast<quant::QuantizedType>(element))
+    bits = quantized.getStorageTypeIntegralWidth();
+  else if (element.isIntOrFloat())
+    bits = element.getIntOrFloatBitWidth();
+  else
+    return std::nullopt;
+  return tensor.getNumElements() * ((bits + 7) / 8);
+}
+
+/// An i64 integer attribute's value, or nullopt.
+static std::optional<int64_t> i64Value(Attribute attribute) {
+  auto value = dyn_cast_or_null<IntegerAttr>(attribute);
+  if (!value || !value.getType().isSignlessInteger(64))
+    return std::nullopt;
+  return value.getInt();
+}
+
+namespace {
+/// The arena of the module enclosing an op, as far as its attributes say (a
+/// malformed module attribute is the module's own error).
+struct Arena {
+  std::optional<int64_t> size, alignment;
+
+  static Arena of(Operation *op) {
+    auto module = dyn_cast<ModuleOp>(op);
+    if (!module)
+      module = op->getParentOfType<ModuleOp>();
+    if (!module)
+      return {};
+    Arena arena{i64Value(module->getAttr(TrainDialect::getArenaSizeAttrName())),
+                i64Value(module->getAttr(
+                    TrainDialect::getArenaAlignmentAttrName()))};
+    if (arena.alignment && *arena.alignment < 1)
+      arena.alignment.reset();
+    return arena;
+  }
+
+  /// Checks that `offset` (>= 0) is aligned and, with `bytes` when known,
+  /// inside the arena; `what` names the value in the message.
+  LogicalResult check(Operation *op, int64_t offset,
+                      std::optional<int64_t> bytes, const Twine &what) const {
+    if (alignment && offset % *alignment != 0)
+      return op->emitError() << "offset " << offset << " of " << what
+                             << " is not a multiple of the arena alignment ("
+                             << *alignment << ")";
+    if (!size)
+      return success();
+    if (bytes && *bytes > 0 && offset + *bytes > *size)
+      return op->emitError() << what << " (" << *bytes << " bytes at offset "
+                             << offset << ") does not fit in the arena of "
+                             << *size << " bytes";
+    if (offset >= *size && *size > 0 && (!bytes || *bytes > 0))
+      return op->emitError() << "offset " << offset << " of " << what
+                             << " is outside the arena of " << *size
+                             << " bytes";
+    return success();
+  }
+};
+} // namespace
+
+/// `train.offset` on argument `argIndex` of a function.
+static LogicalResult verifyArgOffset(Operation *op, unsigned argIndex,
+                                     NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  std::optional<int64_t> offset = i64ArgAttr(op, argIndex, attribute);
+  if (!offset)
+    return failure();
+  auto function = dyn_cast<FunctionOpInterface>(op);
+  if (!function)
+    return op->emitError() << "'" << name
+                           << "' is only allowed on function arguments";
+  if (*offset < 0)
+    return op->emitError() << "'" << name << "' of argument #" << argIndex
+                           << " must be >= 0, got " << *offset;
+  auto role = function.getArgAttrOfType<RoleAttr>(
+      argIndex, TrainDialect::getRoleAttrName());
+  if (role && role.getValue() == Role::frozen)
+    return op->emitError() << "frozen parameter argument #" << argIndex
+                           << " cannot have a '" << name
+                           << "': frozen parameters live outside the arena";
+  // A partially trained weight keeps only its trained slice in the arena.
+  std::optional<int64_t> bytes;
+  if (!function.getArgAttr(argIndex, TrainDialect::getChannelsAttrName()))
+    bytes = storageBytes(function.getArgument(argIndex).getType());
+  return Arena::of(op).check(op, *offset, bytes,
+                             "argument #" + Twine(argIndex));
+}
+
+/// `train.offsets` on an op inside a function: one offset per result.
+static LogicalResult verifyResultOffsets(Operation *op,
+                                         NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  auto offsets = dyn_cast<DenseI64ArrayAttr>(attribute.getValue());
+  if (!offsets || offsets.size() != static_cast<int64_t>(op->getNumResults()))
+    return op->emitError() << "'" << name
+                           << "' must be an array<i64> with one offset per "
+                              "result ("
+                           << op->getNumResults() << "), got "
+                           << attribute.getValue();
+  if (!op->getParentOfType<FunctionOpInterface>())
+    return op->emitError() << "'" << name
+                           << "' is only allowed on ops inside a function";
+  Arena arena = Arena::of(op);
+  for (auto [index, offset] : llvm::enumerate(offsets.asArrayRef())) {
+    if (offset < -1)
+      return op->emitError() << "'" << name << "' entry #" << index << " is "
+                             << offset
+                             << ": expected a byte offset >= 0, or -1 for a "
+                                "result with no storage";
+    // The update of a partially trained weight holds only its trained slice,
+    // fewer bytes than its type says: a result's storage must start inside
+    // the arena.
+    if (offset >= 0 &&
+        failed(arena.check(op, offset, std::nullopt, "result #" + Twine(index))))
+      return failure();
+  }
+  return success();
+}
+
+/// `train.arena_size` / `train.arena_alignment` on the module.
+static LogicalResult verifyArenaAttr(Operation *op, NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  if (!isa<ModuleOp>(op))
+    return op->emitError() << "'" << name
+                           << "' is only allowed on a builtin.module";
+  std::optional<int64_t> value = i64Value(attribute.getValue());
+  if (!value)
+    return op->emitError() << "'" << name << "' must be an i64 integer, got "
+                           << attribute.getValue();
+  if (name == TrainDialect::getArenaSizeAttrName() && *value < 0)
+    return op->emitError() << "'" << name << "' must be >= 0, got " << *value;
+  if (name == TrainDialect::getArenaAlignmentAttrName() &&
+      (*value < 1 || !llvm::isPowerOf2_64(*value)))
+    return op->emitError() << "'" << name
+                           << "' must be a power of two, got " << *value;
+  return success();
+}
+
 LogicalResult TrainDialect::verifyRegionArgAttribute(Operation *op,
                                                      unsigned regionIndex,
                                                      unsigned argIndex,
@@ -74,6 +225,8 @@ LogicalResult TrainDialect::verifyRegionArgAttribute(Operation *op,
                              << ") exceeds the channel count of " << argType;
     return success();
   }
+  if (name == getOffsetAttrName())
+    return verifyArgOffset(op, argIndex, attribute);
   if (name == getMomentumOfAttrName()) {
     std::optional<int64_t> param = i64ArgAttr(op, argIndex, attribute);
     if (!param)
@@ -157,6 +310,10 @@ LogicalResult TrainDialect::verifyRegionResultAttribute(
 LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
                                                      NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
+  if (name == getOffsetsAttrName())
+    return verifyResultOffsets(op, attribute);
+  if (name == getArenaSizeAttrName() || name == getArenaAlignmentAttrName())
+    return verifyArenaAttr(op, attribute);
   if (name != getWeightsAttrName())
     return op->emitError() << "unknown train dialect attribute '" << name
                            << "'";

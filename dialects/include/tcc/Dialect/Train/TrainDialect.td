@@ -28,6 +28,14 @@ def Train_Dialect : Dialect {
     holding its parameter values: `module attributes {train.weights =
     "model.npz"}` (relative to the .mlir file, keyed by `train.name`).
 
+    A memory plan (written by `--plan-memory`, read by every code generator)
+    places tensors in one static arena: `train.arena_size = N : i64` and
+    `train.arena_alignment = A : i64` on the module, `train.offset = N : i64`
+    on each function argument stored in the arena, and `train.offsets =
+    array<i64: ...>` on each op (one byte offset per result, -1 for a result
+    with no storage of its own). A result updated in place shares its
+    operand's offset.
+
     Besides float ops, the dialect has int8 ops on upstream `quant` types
     (per-tensor activations, per-channel weights along axis 0, i32 biases);
     each says how it rescales its accumulator with a `rounding` attribute.
@@ -65,6 +73,24 @@ def Train_Dialect : Dialect {
     /// module's parameters, relative to the .mlir file.
     static constexpr ::llvm::StringLiteral getWeightsAttrName() {
       return ::llvm::StringLiteral("train.weights");
+    }
+    /// Module attribute: bytes of the static arena of the memory plan (i64).
+    static constexpr ::llvm::StringLiteral getArenaSizeAttrName() {
+      return ::llvm::StringLiteral("train.arena_size");
+    }
+    /// Module attribute: alignment (i64, a power of two) of every planned
+    /// offset.
+    static constexpr ::llvm::StringLiteral getArenaAlignmentAttrName() {
+      return ::llvm::StringLiteral("train.arena_alignment");
+    }
+    /// Argument attribute: byte offset (i64 >= 0) of the argument in the arena.
+    static constexpr ::llvm::StringLiteral getOffsetAttrName() {
+      return ::llvm::StringLiteral("train.offset");
+    }
+    /// Op attribute: byte offset of each result in the arena (array<i64>,
+    /// -1 for a result with no storage of its own).
+    static constexpr ::llvm::StringLiteral getOffsetsAttrName() {
+      return ::llvm::StringLiteral("train.offsets");
     }
   }];
 }

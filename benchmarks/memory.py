@@ -1,0 +1,145 @@
+"""Peak training memory of the TTE paper's three int8 models under their five sparse
+update schemes: the arena with and without operator reordering, against the liveness
+lower bound and the paper's figure.
+
+    python benchmarks/memory.py [--models-dir DIR] [--num-classes N] [--time-limit S]
+                                [--json] [--check]
+
+DIR defaults to ../shared/models/tte relative to the repository root (NAME.json/.npz
+and schemes.json, keyed by model and memory budget). Each model is imported with a
+fresh N-class head (10 by default, the paper's transfer-learning setting) and each of
+its five schemes applied (--train-autodiff with the scheme, --train-prune); then, on
+two copies of the step:
+
+- no reorder: --plan-memory on the step as autodiff and prune leave it;
+- reorder: --train-reorder, then --plan-memory (the compiler's pipeline);
+- bound: the liveness lower bound of the reordered step (compiler/liveness.py: the
+  most arena bytes live at once; no placement of that schedule beats it);
+- gap: (reorder - bound) / bound;
+- paper: the paper's sparse update + reorder figure for the model (DESIGN.md:
+  MobileNetV2-w0.35 141 KB, ProxylessNAS-w0.3 135 KB, MCUNet-5FPS 173 KB) and whether
+  the reordered peak is at or below it;
+- plan s: the time of --plan-memory on the reordered step (S seconds at most, 2 by
+  default, the pass's default).
+
+The arena holds data inputs, labels, trainable parameters (a partial-channel weight
+only its trained slice), every intermediate tensor; frozen weights stay out (flash).
+KB = 1024 bytes. --check exits 1 unless every reordered peak is at or below the
+paper's figure and within 2% of its bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ("mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3")
+PAPER_KB = {"mcunet-5fps": 173, "mbv2-w0.35": 141, "proxyless-w0.3": 135}
+"""Sparse update + reorder peak memory of the paper (TTE, STM32F746, int8, 128x128)."""
+GAP_GOAL = 0.02
+
+
+def measure(path: Path, scheme: str, num_classes: int, time_limit: float) -> dict:
+    """The row of one model and scheme."""
+    from tcc._mlir import ir
+    from tcc.compiler import liveness
+    from tcc.compiler.analysis import StepOptions, derive_step
+    from tcc.compiler.frontends.tte import import_tte
+    from tcc.compiler.pipeline import run_pipeline
+    from tcc.compiler.source import find_function
+
+    imported = import_tte(path, num_classes=num_classes)
+    module = imported.module
+    derive_step(module, StepOptions(scheme=scheme), str(path))
+    text = module.operation.get_asm(enable_debug_info=True)
+    plan = f"plan-memory{{time-limit={time_limit:g}}}"
+
+    def arena(m) -> int:
+        return ir.IntegerAttr(m.operation.attributes["train.arena_size"]).value
+
+    plain = ir.Module.parse(text, context=module.context)
+    plain_bound = liveness.lower_bound(find_function(plain, "train_step"))
+    run_pipeline(plain, [plan], str(path))
+
+    reordered = ir.Module.parse(text, context=module.context)
+    start = time.perf_counter()
+    run_pipeline(reordered, ["train-reorder"], str(path))
+    reorder_seconds = time.perf_counter() - start
+    bound = liveness.lower_bound(find_function(reordered, "train_step"))
+    start = time.perf_counter()
+    run_pipeline(reordered, [plan], str(path))
+    plan_seconds = time.perf_counter() - start
+    peak = arena(reordered)
+    return {"no_reorder": arena(plain), "no_reorder_bound": plain_bound, "reorder": peak,
+            "bound": bound, "gap": (peak - bound) / bound if bound else 0.0,
+            "reorder_seconds": reorder_seconds, "plan_seconds": plan_seconds}
+
+
+def _kb(value: int) -> str:
+    return f"{value / 1024:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", type=Path,
+                        default=REPO / ".." / "shared" / "models" / "tte",
+                        help="folder with NAME.json/.npz and schemes.json")
+    parser.add_argument("--num-classes", type=int, default=10, help="classes of the new head")
+    parser.add_argument("--time-limit", type=float, default=2.0,
+                        help="seconds for each --plan-memory (default 2, the pass's)")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless every peak meets the paper and the 2%% gap")
+    args = parser.parse_args(argv)
+    schemes_file = args.models_dir / "schemes.json"
+    if not schemes_file.is_file() or not (args.models_dir / f"{MODELS[0]}.json").is_file():
+        print(f"no TTE models and schemes.json in {args.models_dir}", file=sys.stderr)
+        return 1
+    schemes = json.loads(schemes_file.read_text())
+
+    rows = []
+    for model in MODELS:
+        path = args.models_dir / f"{model}.json"
+        for label in schemes.get(model, {}):
+            row = measure(path, f"{schemes_file}#{model}/{label}", args.num_classes,
+                          args.time_limit)
+            paper = PAPER_KB[model] * 1024
+            rows.append({"model": model, "scheme": label, **row, "paper": paper,
+                         "at_or_below_paper": row["reorder"] <= paper})
+
+    met_paper = sum(r["at_or_below_paper"] for r in rows)
+    met_gap = sum(r["gap"] <= GAP_GOAL for r in rows)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        header = ["model", "scheme", "no reorder KB", "reorder KB", "bound KB", "gap %",
+                  "paper KB", "<= paper", "plan s"]
+        table = [[r["model"], r["scheme"], _kb(r["no_reorder"]), _kb(r["reorder"]),
+                  _kb(r["bound"]), f"{100 * r['gap']:.2f}", f"{r['paper'] // 1024}",
+                  "yes" if r["at_or_below_paper"] else "no",
+                  f"{r['plan_seconds']:.2f}"] for r in rows]
+        widths = [max(len(row[i]) for row in table + [header]) for i in range(len(header))]
+        print(f"peak training arena, TTE models x schemes ({args.num_classes}-class head; "
+              "1 KB = 1024 B)")
+        print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+        print("|" + "|".join(("-" * (w + 1) + ":") if i >= 2 else "-" * (w + 2)
+                             for i, w in enumerate(widths)) + "|")
+        for row in table:
+            print("| " + " | ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                                    for i, (c, w) in enumerate(zip(row, widths))) + " |")
+        slowest = max(rows, key=lambda r: r["plan_seconds"])
+        print(f"\n{met_paper}/{len(rows)} schemes at or below the paper's figure; "
+              f"{met_gap}/{len(rows)} within {100 * GAP_GOAL:.0f}% of the bound; slowest "
+              f"plan {slowest['plan_seconds']:.2f} s ({slowest['model']} "
+              f"{slowest['scheme']})")
+    if args.check and (met_paper < len(rows) or met_gap < len(rows)):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
