@@ -6,6 +6,7 @@
   tcc import-tte MODEL.pkl|MODEL.json [--num-classes N] -o model.mlir
   tcc import-tosa model.mlir -o model.mlir
   tcc analyze model.mlir [--scheme FILE [--scheme-key KEY]] [--json]
+  tcc plan-memory buffers.csv -o offsets.csv [--capacity N] [--time-limit S]
 """
 
 from __future__ import annotations

@@ -9,33 +9,42 @@ one time.
 `plan()` keeps the better of two methods:
 
 1. Greedy heuristics (fast, usually within a few percent of the bound): buffers taken in
-   several orders (size, area, lifetime length, program order, pressure of their busiest
-   moment), each placed in the smallest hole among the already placed buffers it meets
-   (best fit) or the lowest one (first fit).
+   several orders (size, pressure of their busiest moment, area, lifetime length,
+   program order), each placed in the smallest hole among the already placed buffers it
+   meets (best fit) or the lowest one (first fit).
 2. An exact branch and bound over canonical placements, after MiniMalloc (Moffitt,
-   ASPLOS 2023): time is cut into sections (the sets of buffers live just before each
-   distinct end time); the search repeatedly places one of the buffers that can go
-   lowest, at the lowest offset it can take (on top of the buffers it meets), with
-   placements in non-decreasing offset order (canonical solutions: no permutation of the
-   same packing is visited twice), a dominance rule (never leave a hole that an unplaced
-   buffer would fill), the section bound (a section's floor plus the sizes still to place
-   in it must fit), and dynamic temporal decomposition (once no unplaced buffer crosses
-   a section boundary, both sides are solved independently). Static preorderings are
-   tried round robin with a doubling node limit, as MiniMalloc does.
+   ASPLOS 2023). Time is cut into sections (the buffers live just before each distinct
+   end time). The search places, again and again, a buffer at the lowest offset it can
+   take (0 or on top of a placed buffer it meets), in non-decreasing (offset, preorder)
+   order, so that no permutation of one packing is visited twice; it never leaves a
+   hole that an unplaced buffer would fill (dominance); it prunes when a section's
+   unplaced buffers cannot all fit above the offsets they can still take (the section
+   bound: at the current offset, above the buffers raised by the last placement, and
+   above what a buffer that was passed over can reach); and once no unplaced buffer
+   crosses a section boundary, both sides are solved independently (dynamic temporal
+   decomposition). Three static preorderings (lifetime, area, busiest section) run
+   round robin with a doubling node limit, as in MiniMalloc; the answer is the success
+   with the fewest nodes, so it does not depend on timing. On machines with several
+   processors a long search runs the preorderings in forked processes (the same answer,
+   sooner; TCC_PLAN_PARALLEL=0 turns this off).
 
-Without a capacity the search asks "does everything fit in C bytes?" for C from the
-lower bound upwards (then bisecting towards the best plan found) until the time limit;
-a plan at the bound, or one whose next smaller capacity was proven infeasible, is
-optimal. Offsets are multiples of `alignment`.
+With a capacity, `plan()` is a decision procedure: the first packing within it. Without
+one it asks "does everything fit in C bytes?" for C = the lower bound first, then
+bisects between what is proven infeasible and the best packing found, until the time
+limit. A plan at the bound, or one whose next smaller capacity was proven infeasible, is
+optimal. Offsets are multiples of `alignment`; the peak is max(offset + size).
 """
 
 from __future__ import annotations
 
 import bisect
+import csv
+import io
 import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Hashable, Iterable, Sequence
 
 from .errors import InputError, TccError
@@ -75,21 +84,13 @@ def _align(value: int, alignment: int) -> int:
     return -(-value // alignment) * alignment
 
 
-def liveness_lower_bound(buffers: Iterable) -> int:
-    """Maximum over time of the bytes live at once: no plan can beat it.
-
-    Takes `Buffer`s (half-open [lower, upper)); objects with inclusive `start`/`end`
-    (the legacy `ArenaBuffer`) are accepted too.
-    """
+def liveness_lower_bound(buffers: Iterable[Buffer]) -> int:
+    """Maximum over time of the bytes live at once: no plan can beat it."""
     events = []
     for b in buffers:
-        if hasattr(b, "lower"):
-            lower, upper = b.lower, b.upper
-        else:
-            lower, upper = b.start, b.end + 1
-        if b.size > 0 and upper > lower:
-            events.append((lower, b.size))
-            events.append((upper, -b.size))
+        if b.size > 0 and b.upper > b.lower:
+            events.append((b.lower, b.size))
+            events.append((b.upper, -b.size))
     events.sort()   # at equal times the ends (negative) come first: half-open intervals
     best = live = 0
     for _, delta in events:
@@ -232,6 +233,7 @@ def _orders(problem: _Problem) -> list[tuple[str, list[int]]]:
 _OK, _NOT_FOUND, _ABORTED, _TIMEOUT = range(4)
 _PLACED = 1 << 62          # the min offset of a placed buffer (above everything)
 _HEURISTICS = ("WAT", "TAW", "TWA")   # width (lifetime), area, total: tie-break orders
+_SEQUENTIAL_SECONDS = 0.25            # before a parallel search forks its processes
 
 
 class _Search:
@@ -254,39 +256,51 @@ class _Search:
         self.heuristic = _HEURISTICS[0]
         self.progress = None   # in a worker process: shared node counts, and its slot
         self.progress_index = 0
-        self.passed_check = True
 
     def run(self, parallel: bool = False) -> int:
         """_OK (self.solution holds offsets), _NOT_FOUND (proven infeasible) or
         _TIMEOUT. Tries the preorderings round robin with a doubling node limit, as
         MiniMalloc does, and keeps the success with the fewest nodes (ties to the
-        earlier preordering) so that the answer does not depend on the schedule: with
-        `parallel`, rounds after the second run as one forked process per preordering
-        (see _parallel), which gives the same answer sooner."""
+        earlier preordering) so that the answer does not depend on the schedule. With
+        `parallel`, after two rounds or a quarter second, the preorderings run in one
+        forked process each (see _parallel): the same answer, sooner."""
         if self.p.lower_bound > self.capacity:
             return _NOT_FOUND
-        first = limit = 2 * max(self.p.n, 16)
+        deadline = self.deadline
+        if parallel:
+            self.deadline = min(deadline, time.perf_counter() + _SEQUENTIAL_SECONDS)
+        limit = 2 * max(self.p.n, 16)
         rounds = 0
-        while True:
-            if parallel and rounds == 2:
-                status = self._parallel()
-                if status is not None:
-                    return status
-            best = None
-            for heuristic in _HEURISTICS:
-                before = self.nodes
-                status = self._run_one(heuristic, limit if best is None else best[0] - 1)
-                if status == _OK:
-                    best = (self.nodes - before, heuristic, list(self.solution))
-                elif status != _ABORTED:
-                    if status == _TIMEOUT and best is not None:
+        try:
+            while True:
+                if parallel and (rounds == 2 or time.perf_counter() >= self.deadline):
+                    self.deadline = deadline
+                    status = self._parallel()
+                    if status is not None:
+                        return status
+                    parallel = False      # no processes: go on here
+                best, timed_out = None, False
+                for heuristic in _HEURISTICS:
+                    before = self.nodes
+                    status = self._run_one(heuristic, limit if best is None else best[0] - 1)
+                    if status == _OK:
+                        best = (self.nodes - before, heuristic, list(self.solution))
+                    elif status == _NOT_FOUND:
+                        return _NOT_FOUND
+                    elif status == _TIMEOUT:
+                        timed_out = True
                         break
-                    return status
-            if best is not None:
-                _, self.heuristic, self.solution = best
-                return _OK
-            limit *= 2
-            rounds += 1
+                if timed_out and parallel and time.perf_counter() < deadline:
+                    continue              # the sequential phase is over
+                if best is not None:
+                    _, self.heuristic, self.solution = best
+                    return _OK
+                if timed_out:
+                    return _TIMEOUT
+                limit *= 2
+                rounds += 1
+        finally:
+            self.deadline = deadline
 
     def _run_one(self, heuristic: str, limit: int) -> int:
         """One preordering with at most `limit` nodes (over all partitions)."""
@@ -319,7 +333,7 @@ class _Search:
                 sender.close()
                 workers.append(worker)
                 pipes[receiver] = index
-        except (OSError, ValueError, ImportError):
+        except Exception:   # noqa: BLE001 - no fork, a daemonic process, no resources
             for worker in workers:
                 worker.terminate()
                 worker.join()
@@ -342,7 +356,7 @@ class _Search:
                         status = _OK
                         break
                 if len(results) == len(_HEURISTICS) or (
-                        time.perf_counter() > self.deadline + 0.5):
+                        time.perf_counter() > self.deadline + 0.1):
                     break
                 for receiver in wait(list(pipes), timeout=0.01):
                     index = pipes.pop(receiver)
@@ -384,7 +398,7 @@ class _Search:
         self.nodes += 1
         if self.nodes_left < 0:
             return _ABORTED
-        if not self.nodes & 255:
+        if not self.nodes & 15:
             if self.progress is not None:
                 self.progress[self.progress_index] = self.nodes
             if time.perf_counter() > self.deadline:
@@ -419,26 +433,27 @@ class _Search:
         solution = self.solution
         capacity = self.capacity
         first = bisect.bisect_left(keys, min_offset * base + min_index)
-        if first and self.passed_check == 3:
+        if first:
             # Buffers passed over (their (offset, index) is below the last placement's)
-            # can only be placed once something placed from now on (at >= min_offset)
-            # raises them: at >= min_offset + the smallest unplaced buffer they meet.
-            capacity = self.capacity
-            slack = self.slack
+            # can only be placed once a buffer they meet is placed at >= min_offset and
+            # raises them: to at least t below. All of a section's unplaced buffers at
+            # or above t stack from t up.
             for j in range(first):
                 y = pre[keys[j] % base]
-                smallest = _PLACED
-                for z in p.overlaps[y]:
-                    if min_offsets[z] != _PLACED and size[z] < smallest:
-                        smallest = size[z]
-                t = min_offset + smallest
+                t = _PLACED
+                for z in overlaps[y]:
+                    m = min_offsets[z]
+                    if m != _PLACED:
+                        m = (m if m > min_offset else min_offset) + size[z]
+                        if m < t:
+                            t = m
                 if t + size[y] > capacity:
                     return _NOT_FOUND
-                for s in range(p.sec_lo[y], p.sec_hi[y]):
+                for s in range(sec_lo[y], sec_hi[y]):
                     if t > slack[s]:
                         need = t - slack[s]
                         low = 0
-                        for w in p.members[s]:
+                        for w in members[s]:
                             if w != y and min_offsets[w] < t:
                                 low += size[w]
                                 if low >= need:
@@ -500,36 +515,6 @@ class _Search:
                         else:
                             feasible = False
                             break
-            if feasible and self.passed_check in (1, 2) and i > first:
-                # Buffers passed over (their (offset, index) is below (o, k)) can only
-                # be placed once something placed from now on (at >= o) raises them:
-                # at >= o + the smallest unplaced buffer they meet.
-                for j in range(first, i):
-                    y = pre[keys[j] % base]
-                    if min_offsets[y] >= height:
-                        continue      # raised by b
-                    smallest = _PLACED
-                    for z in overlaps[y]:
-                        if min_offsets[z] != _PLACED and size[z] < smallest:
-                            smallest = size[z]
-                    t = o + smallest
-                    if t + size[y] > capacity:
-                        feasible = False
-                        break
-                    for s in (range(sec_lo[y], sec_hi[y]) if self.passed_check > 1 else ()):
-                        if t > slack[s]:
-                            need = t - slack[s]
-                            low = 0
-                            for w in members[s]:
-                                if w != y and min_offsets[w] < t:
-                                    low += size[w]
-                                    if low >= need:
-                                        break
-                            else:
-                                feasible = False
-                                break
-                    if not feasible:
-                        break
             if feasible:
                 rest = ks.copy()
                 rest.remove(k)
@@ -738,9 +723,6 @@ def summary(result: Plan, count: int | None = None, capacity: int | None = None)
 def read_buffers_csv(path) -> list[Buffer]:
     """Reads `id,lower,upper,size` rows (a header naming those columns first; other
     columns are ignored). Errors name the file and line."""
-    import csv
-    from pathlib import Path
-
     path = Path(path)
     try:
         text = path.read_text()
@@ -790,11 +772,6 @@ def read_buffers_csv(path) -> list[Buffer]:
 
 def write_offsets_csv(path, buffers: Sequence[Buffer], result: Plan) -> None:
     """Writes `id,offset` rows in the buffers' order."""
-    from pathlib import Path
-
-    import csv
-    import io
-
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["id", "offset"])
@@ -804,32 +781,3 @@ def write_offsets_csv(path, buffers: Sequence[Buffer], result: Plan) -> None:
     except OSError as error:
         raise InputError(f"cannot write the offsets: {error.strerror or error}",
                          str(path)) from None
-
-
-# --------------------------------------------------------------------------------------
-# Legacy first-fit planner (inclusive lifetimes, offsets stored on the objects)
-
-
-@dataclass
-class ArenaBuffer:
-    name: str
-    size: int          # bytes
-    start: int         # index of the defining op
-    end: int           # index of the last op using it (inclusive)
-    offset: int = -1   # bytes from the arena base, once planned
-
-
-def plan_first_fit(buffers: list, alignment: int = 8) -> int:
-    """First fit in program order on `ArenaBuffer`s; returns the arena size in bytes."""
-    placed: list = []
-    for buffer in sorted(buffers, key=lambda b: (b.start, -b.size, b.name)):
-        live = sorted((b for b in placed if b.start <= buffer.end and buffer.start <= b.end),
-                      key=lambda b: b.offset)
-        offset = 0
-        for other in live:
-            if offset + buffer.size <= other.offset:
-                break
-            offset = max(offset, _align(other.offset + other.size, alignment))
-        buffer.offset = offset
-        placed.append(buffer)
-    return max((_align(b.offset + b.size, alignment) for b in placed), default=0)

@@ -225,3 +225,14 @@ def test_minimalloc_instance_packs_within_capacity(name):
     result = plan(buffers, capacity=1048576, time_limit=30)
     assert check_plan(buffers, result.offsets, capacity=1048576) == result.peak
     assert result.seconds < 30
+
+
+@pytest.mark.skipif(not MINIMALLOC.is_dir(), reason="needs ../shared/benchmarks/minimalloc")
+def test_parallel_search_answers_as_the_sequential_one():
+    # A needs thousands of nodes: the parallel run forks one process per preordering
+    # and must still return exactly the sequential round robin's packing.
+    buffers = read_buffers_csv(MINIMALLOC / "A.1048576.csv")
+    sequential = plan(buffers, capacity=1048576, time_limit=60, parallel=False)
+    parallel = plan(buffers, capacity=1048576, time_limit=60, parallel=True)
+    assert parallel.offsets == sequential.offsets
+    assert check_plan(buffers, parallel.offsets, capacity=1048576) == 1048576
