@@ -1,35 +1,46 @@
 """--convert-train-to-linalg: rewrites every float train op into upstream linalg, tensor,
-arith and math ops on tensors, with the semantics of runtime/reference_ops.py.
+scf, arith and math ops on tensors, with the semantics of runtime/reference_ops.py.
 
 Each train op becomes a call of a private "kernel" function that computes it (built as
-MLIR text, parsed into the module's context; identical ops share one kernel), then the
-upstream inliner inlines the kernels, so every function ends up as a flat sequence of
-linalg / tensor / arith / math ops that the CPU pipeline (compiler/targets/cpu.py)
-bufferizes, tiles, vectorizes and lowers to LLVM.
+MLIR text and parsed into the module's context; identical ops share one kernel); the
+upstream inliner then inlines the kernels (option `inline`, on by default), so every
+function becomes a flat sequence of linalg / tensor / arith / math ops.
 
-How the ops map (named linalg ops where they exist, linalg.generic otherwise):
-- linear, linear_grad_input, linear_grad_weight, matmul: `linalg.matmul` (with
-  indexing maps for the transposed operand) / `linalg.batch_matmul` (batch dims beyond one
-  collapsed); the bias initializes the accumulator.
-- conv2d: `tensor.pad` then `linalg.conv_2d_nchw_fchw` (groups 1),
+The plain form (default), with named linalg ops where they exist:
+- linear, linear_grad_input, linear_grad_weight, matmul: `linalg.matmul` (indexing maps
+  read a transposed operand) / `linalg.batch_matmul` (batch dims beyond one collapsed);
+  a bias initializes the accumulator.
+- conv2d: `tensor.pad`, then `linalg.conv_2d_nchw_fchw` (groups 1),
   `linalg.depthwise_conv_2d_nchw_chw` (groups = in = out channels) or
   `linalg.conv_2d_ngchw_gfchw` (other groups, through expand/collapse_shape).
 - conv2d_grad_input: the transposed convolution: dy dilated by the stride and padded by
-  dilation·(k-1)-padding (`tensor.insert_slice` with strides into zeros, cropped where the
-  padding is negative), convolved with the flipped, channel-swapped weight by the same
-  named conv ops. avg_pool2d_grad is the same with `linalg.pooling_nchw_sum`.
+  dilation·(k-1)-padding (`tensor.insert_slice` with strides into zeros, cropped where
+  that padding is negative), convolved with the flipped, channel-swapped weight by the
+  same named ops. avg_pool2d_grad: the same with `linalg.pooling_nchw_sum` (a broadcast
+  when the windows tile the input).
 - conv2d_grad_weight: one linalg.generic contracting batch and output pixels.
-- avg_pool2d / max_pool2d: `linalg.pooling_nchw_sum` / `pooling_nchw_max` on the
-  zero / -inf padded input (the count_include_pad=false divisors are a constant).
+- avg_pool2d / max_pool2d: `linalg.pooling_nchw_sum` / `pooling_nchw_max` on the zero /
+  -inf padded input (count_include_pad=false divides by a constant of window sizes).
 - max_pool2d_grad: a linalg.generic finds the first maximum of each window (strict `>`
-  in row-major window order, as PyTorch), a second one gathers dy at those positions.
+  in row-major window order, as PyTorch), a second gathers dy at those positions.
 - reshape: collapse_shape / expand_shape; slice: extract_slice; pad_to: tensor.pad;
   concat: insert_slice; transpose: linalg.transpose; broadcast / sum_to: linalg.generic.
 - element-wise ops, activations, losses, normalizations, optimizers: linalg.generic with
-  arith / math bodies evaluated in the order of the reference (exact gelu and its
-  gradient evaluate erf in f64, as the reference does).
+  arith / math bodies evaluated in the reference's order (exact gelu and its gradient
+  evaluate erf in f64, as the reference does). Reductions that sum carry
+  `fastmath<reassoc>` so LLVM can vectorize them (the summation order is then LLVM's).
 
-int8 ops (qconv2d, ...) and quant casts are not converted yet: an UnsupportedError.
+The packed form (option `packed`, what the CPU target compiles) differs for the
+convolutions and matmuls: groups-1 convolutions and their gradients loop over the batch
+(scf.for) and pack one sample's windows (im2col, a linalg.generic copy) for a
+`linalg.matmul`; stride-1 depthwise convolutions and their gradients run over the
+flattened rows of the padded input (one contiguous loop per window tap); every matmul
+has plain row-major operands (transposes materialized), a column count padded to a
+multiple of 8 or 16, and a `tcc.tile_sizes` register tile for the CPU target's transform
+schedule.
+
+int8 ops (qconv2d, ...), quant casts and layout ops on quantized tensors are not
+converted yet: an UnsupportedError names the op.
 """
 
 from __future__ import annotations
@@ -49,49 +60,59 @@ TILE_SIZES = "tcc.tile_sizes"
 """Attribute of the packed form's matmuls: the register tile of the CPU schedule."""
 
 
+def padded_columns(n: int) -> int:
+    """The column count a packed matmul computes: n rounded up to a multiple of 8
+    (below 16) or of 16."""
+    if n % 8 == 0:
+        return n
+    step = 8 if n < 16 else 16
+    return -(-n // step) * step
+
+
 def register_tile(m: int, n: int) -> tuple[int, int]:
     """Tile (rows, columns) of a matmul's result held in vector registers: up to 8 rows
-    and 32 columns, dividing the result's shape (so that no tile is partial)."""
+    and 32 columns, dividing the result's shape (no partial tiles). The columns are a
+    power of two (a vector<24xf32> runs ten times slower than vector<8xf32>)."""
     tm = max(d for d in range(1, min(m, 8) + 1) if m % d == 0)
-    divisors = [d for d in range(1, min(n, 32) + 1) if n % d == 0]
-    tn = max(divisors, key=lambda d: (d % 16 == 0, d % 8 == 0, d))
-    if tn < 8 and n <= 32:
-        tn = n
+    tn = max(d for d in (1, 2, 4, 8, 16, 32) if n % d == 0)
     return tm, tn
 
 
 @dataclass
 class ConvertTrainToLinalg:
-    """Option `packed`: the CPU target's form (see `convert`)."""
+    """Options: `packed` (the CPU target's form), `inline` (kernels inlined)."""
 
     packed: bool = False
+    inline: bool = True
 
     def run(self, module: ir.Module) -> None:
-        convert(module, packed=self.packed)
+        convert(module, packed=self.packed, inline=self.inline)
 
 
 def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> None:
     """Converts every train op of every function of `module` in place.
 
-    `packed` (the CPU target's form) lowers convolutions with groups 1 and their
-    gradients to an im2col packing (a linalg.generic copy of the windows) and a
-    `linalg.batch_matmul` / `linalg.matmul`, depthwise convolutions to linalg.generic
-    loops with the output width innermost, and gives every matmul plain row-major
-    operands (transposes materialized by linalg.transpose) and a
-    `tcc.tile_sizes = array<i64: ...>` attribute: the register tile the CPU target's
-    transform schedule tiles and vectorizes it with.
+    `packed`: the CPU target's form (see the module docstring); every matmul carries
+    `tcc.tile_sizes = array<i64: ...>`, the register tile the CPU target's transform
+    schedule tiles and vectorizes it with.
 
-    `inline=False` keeps each kernel a private function (marked `no_inline`) called by
-    the converted op: the CPU target compiles each distinct kernel once, and LLVM
-    optimizes many small functions much faster than one function of every loop.
+    `inline=False` keeps each kernel a private function (named `__tcc_<op>_<i>`) called
+    by the converted op: the CPU target compiles each distinct kernel once, and LLVM
+    optimizes many small functions much faster than one function of every loop. With
+    `inline` (the default) the upstream inliner runs over the whole module (other
+    calls it can inline are inlined too).
     """
     targets = []
-    for op in module.body.operations:
-        if isinstance(op, func.FuncOp):
-            targets.extend(o for o in _walk(op.operation) if o.name.startswith("train."))
+
+    def collect(op):
+        if op.name.startswith("train."):
+            targets.append(op)
+        return ir.WalkResult.ADVANCE
+    module.operation.walk(collect)      # ir.Operations: no dialect Python classes needed
     if not targets:
         return
     kernels: dict[str, str] = {}        # kernel text (with a placeholder name) -> symbol
+    taken = {op.sym_name.value for op in module.body.operations if isinstance(op, func.FuncOp)}
     calls = []
     for op in targets:
         lower = _LOWERINGS.get(op.name)
@@ -110,8 +131,12 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
         text = kernel.function("@KERNEL", results if isinstance(results, list) else [results])
         symbol = kernels.get(text)
         if symbol is None:
-            symbol = f"{KERNEL_PREFIX}{op.name[len('train.'):]}_{len(kernels)}"
+            index = len(kernels)
+            while f"{KERNEL_PREFIX}{op.name[len('train.'):]}_{index}" in taken:
+                index += 1
+            symbol = f"{KERNEL_PREFIX}{op.name[len('train.'):]}_{index}"
             kernels[text] = symbol
+            taken.add(symbol)
         calls.append((op, symbol))
 
     context = module.context
@@ -133,24 +158,12 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
                 old.replace_all_uses_with(new)
             op.erase()
     if not inline:
-        with context:
-            for op in module.body.operations:
-                if isinstance(op, func.FuncOp) and op.sym_name.value.startswith(KERNEL_PREFIX):
-                    op.attributes["no_inline"] = ir.UnitAttr.get()
         return
     passmanager.PassManager.parse('builtin.module(inline{default-pipeline=""})',
                                   context).run(module.operation)
     for op in list(module.body.operations):       # kernels the inliner left (none)
         if isinstance(op, func.FuncOp) and op.sym_name.value.startswith(KERNEL_PREFIX):
             op.operation.erase()
-
-
-def _walk(op: ir.Operation):
-    for region in op.regions:
-        for block in region.blocks:
-            for nested in block.operations:
-                yield nested.operation
-                yield from _walk(nested.operation)
 
 
 def _reassociation(long: list, short: list) -> list | None:
@@ -291,8 +304,11 @@ class _Kernel:
     def index_const(self, value: int) -> str:
         return self.emit(f"arith.constant {int(value)} : index")
 
-    def bin(self, op: str, a: str, b: str, elem: str) -> str:
-        return self.emit(f"arith.{op} {a}, {b} : {elem}")
+    def bin(self, op: str, a: str, b: str, elem: str, reassoc: bool = False) -> str:
+        """A binary arith op; `reassoc` (fastmath) lets LLVM vectorize a reduction's
+        accumulation (the summation order then differs from the reference's)."""
+        flags = " fastmath<reassoc>" if reassoc else ""
+        return self.emit(f"arith.{op} {a}, {b}{flags} : {elem}")
 
     def un(self, op: str, a: str, elem: str) -> str:
         return self.emit(f"{op} {a} : {elem}")
@@ -308,9 +324,12 @@ class _Kernel:
         return _T(self.emit(f"tensor.empty() : {_tt(shape, elem)}"), list(shape), elem)
 
     def full(self, shape, elem: str, value: float) -> _T:
-        """A tensor filled with `value`."""
+        """A tensor filled with `value` (float or signless integer elements)."""
         empty = self.empty(shape, elem)
-        scalar = self.const(value, elem)
+        if elem in _FLOATS:
+            scalar = self.const(value, elem)
+        else:
+            scalar = self.emit(f"arith.constant {int(value)} : {elem}")
         return self.fill(scalar, empty)
 
     def fill(self, scalar: str, init: _T) -> _T:
@@ -362,15 +381,28 @@ class _Kernel:
     def reduce(self, x: _T, axes, combine: str = "addf", init_value: float = 0.0,
                body=None) -> _T:
         """Reduction of x over `axes` (kept dims dropped from the result); `body(x)` maps
-        each element before it is combined."""
+        each element before it is combined. Runs of adjacent reduced (or kept) dims are
+        collapsed first: one long innermost loop instead of nested short ones."""
         axes = sorted(a % x.rank for a in axes)
         kept = [d for d in range(x.rank) if d not in axes]
-        init = self.full([x.shape[d] for d in kept], x.elem, init_value)
+        kept_shape = [x.shape[d] for d in kept]
+        groups = []
+        for d in range(x.rank):
+            if groups and (d in axes) == (groups[-1][0] in axes):
+                groups[-1].append(d)
+            else:
+                groups.append([d])
+        if len(groups) < x.rank:
+            flat = self.collapse(x, groups)
+            flat_axes = [i for i, g in enumerate(groups) if g[0] in axes]
+            return self.reshape(self.reduce(flat, flat_axes, combine, init_value, body),
+                                kept_shape)
+        init = self.full(kept_shape, x.elem, init_value)
         iterators = ["reduction" if d in axes else "parallel" for d in range(x.rank)]
 
         def region(a):
             value = body(a[0]) if body else a[0]
-            return [self.bin(combine, value, a[1], x.elem)]
+            return [self.bin(combine, value, a[1], x.elem, reassoc=combine == "addf")]
         (result,) = self.generic([x], [init], [_identity(x.rank), _map(x.rank, [
             f"d{d}" for d in kept])], iterators, region)
         return result
@@ -479,8 +511,17 @@ class _Kernel:
     def tiled_matmul(self, a: _T, b: _T, init: _T) -> _T:
         """Packed form: linalg.matmul (a [M, K], b [K, N]), linalg.batch_matmul (a and b
         batched), or a batch_matmul sharing a [M, K] across b's batch [B, K, N]; with
-        the register tile `tcc.tile_sizes`."""
+        the register tile `tcc.tile_sizes`. A column count N that is not a multiple of
+        8 is padded with zeros (b and init) to one of 8 or 16 and the result sliced:
+        vector registers stay full (at most 15 wasted columns)."""
         m, n = init.shape[-2:]
+        padded = padded_columns(n)
+        if padded != n:
+            high = [0] * (b.rank - 1) + [padded - n]
+            b = self.pad(b, [0] * b.rank, high, 0.0)
+            full = self.pad(init, [0] * init.rank, [0] * (init.rank - 1) + [padded - n], 0.0)
+            result = self.tiled_matmul(a, b, full)
+            return self.extract_slice(result, [0] * init.rank, init.shape)
         tm, tn = register_tile(m, n)
         if init.rank == 2:
             op, maps, tiles = "matmul", "", [tm, tn, 1]
@@ -494,6 +535,36 @@ class _Kernel:
                          f"outs({init} : {init.type}) {{{TILE_SIZES} = array<i64: "
                          f"{', '.join(str(t) for t in tiles)}>}} -> {init.type}")
         return _T(name, init.shape, init.elem)
+
+    def sample(self, x: _T, index: str) -> _T:
+        """x[index] (a rank-reduced slice along dim 0 at the SSA index `index`)."""
+        sizes = [1] + x.shape[1:]
+        zeros = ", ".join(["0"] * (x.rank - 1))
+        return _T(self.emit(f"tensor.extract_slice {x}[{index}, {zeros}] {_i64s(sizes)} "
+                            f"{_i64s([1] * x.rank)} : {x.type} to {_tt(x.shape[1:], x.elem)}"),
+                  x.shape[1:], x.elem)
+
+    def put_sample(self, value: _T, into: _T, index: str) -> _T:
+        """into with into[index] = value."""
+        zeros = ", ".join(["0"] * value.rank)
+        return _T(self.emit(f"tensor.insert_slice {value} into {into}[{index}, {zeros}] "
+                            f"{_i64s([1] + value.shape)} {_i64s([1] * into.rank)} : "
+                            f"{value.type} into {into.type}"), into.shape, into.elem)
+
+    def for_each_sample(self, count: int, acc: _T, body) -> _T:
+        """scf.for over `count` samples carrying `acc`: body(index, acc) -> new acc.
+        The packed convolutions work one sample at a time, so that a sample's window
+        packing stays in cache."""
+        lower, upper, step = self.index_const(0), self.index_const(count), self.index_const(1)
+        name, index, carried = self.fresh(), self.fresh("n"), self.fresh("acc")
+        self.line(f"{name} = scf.for {index} = {lower} to {upper} step {step} "
+                  f"iter_args({carried} = {acc}) -> ({acc.type}) {{")
+        self.indent += 1
+        result = body(index, _T(carried, acc.shape, acc.elem))
+        self.line(f"scf.yield {result} : {acc.type}")
+        self.indent -= 1
+        self.line("}")
+        return _T(name, acc.shape, acc.elem)
 
     def broadcast_to(self, x: _T, shape, dims) -> _T:
         """x broadcast to `shape`: x's dim i is the result's dim dims[i]."""
@@ -624,17 +695,20 @@ def _conv2d(k: _Kernel, op, x, w, b=None):
     shape = _shape(op.results[0])
     xp = k.pad(x, [0, 0, *padding], [0, 0, *padding], 0.0)
     if k.packed and groups == 1:
-        # y[n] = W [O, C·KH·KW] · cols[n] [C·KH·KW, OH·OW] (+ bias)
+        # y[n] = W [O, C·KH·KW] · cols(x[n]) [C·KH·KW, OH·OW] (+ bias), sample by sample
         n, o, oh, ow = shape
-        cols = _im2col(k, xp, w.shape[2:], strides, dilations, (oh, ow))
         init = (k.broadcast_to(b, [n, o, oh * ow], [1]) if b is not None
                 else k.full([n, o, oh * ow], x.elem, 0.0))
-        y = k.tiled_matmul(k.collapse(w, [[0], [1, 2, 3]]), cols, init)
-        return k.reshape(y, shape)
+        wm = k.collapse(w, [[0], [1, 2, 3]])
+
+        def sample(i, acc):
+            cols = _im2col(k, k.sample(xp, i), w.shape[2:], strides, dilations, (oh, ow))
+            return k.put_sample(k.tiled_matmul(wm, cols, k.sample(acc, i)), acc, i)
+        return k.reshape(k.for_each_sample(n, init, sample), shape)
+    if k.packed and _is_depthwise(x, w, groups):
+        return _depthwise(k, xp, w, b, strides, dilations)
     init = (k.broadcast_to(b, shape, [1]) if b is not None
             else k.full(shape, x.elem, 0.0))
-    if k.packed and _is_depthwise(x, w, groups):
-        return _depthwise(k, xp, w, init, strides, dilations)
     return _conv(k, xp, w, init, groups, strides, dilations)
 
 
@@ -643,25 +717,32 @@ def _is_depthwise(x: _T, w: _T, groups: int) -> bool:
 
 
 def _im2col(k: _Kernel, xp: _T, kernel, strides, dilations, out_hw) -> _T:
-    """The windows of the padded xp [N, C, Hp, Wp] as cols [N, C·KH·KW, OH·OW]:
-    cols[n, (c, a, b), (i, j)] = xp[n, c, i·s + a·d, j·s + b·d]."""
-    n, c = xp.shape[:2]
+    """The windows of one padded sample xp [C, Hp, Wp] as cols [C·KH·KW, OH·OW]:
+    cols[(c, a, b), (i, j)] = xp[c, i·s + a·d, j·s + b·d]."""
+    c = xp.shape[0]
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, strides, dilations, out_hw
-    if (kh, kw, sh, sw) == (1, 1, 1, 1) and list(xp.shape[2:]) == [oh, ow]:
-        return k.collapse(xp, [[0], [1], [2, 3]])
-    init = k.empty([n, c, kh, kw, oh, ow], xp.elem)
-    maps = [_map(6, ["d0", "d1", f"d4 * {sh} + d2 * {dh}", f"d5 * {sw} + d3 * {dw}"]),
-            _identity(6)]
-    (cols,) = k.generic([xp], [init], maps, ["parallel"] * 6, lambda a: [a[0]])
-    return k.collapse(cols, [[0], [1, 2, 3], [4, 5]])
+    if (kh, kw, sh, sw) == (1, 1, 1, 1) and list(xp.shape[1:]) == [oh, ow]:
+        return k.collapse(xp, [[0], [1, 2]])
+    init = k.empty([c, kh, kw, oh, ow], xp.elem)
+    maps = [_map(5, ["d0", f"d3 * {sh} + d1 * {dh}", f"d4 * {sw} + d2 * {dw}"]),
+            _identity(5)]
+    (cols,) = k.generic([xp], [init], maps, ["parallel"] * 5, lambda a: [a[0]])
+    return k.collapse(cols, [[0, 1, 2], [3, 4]])
 
 
-def _depthwise(k: _Kernel, xp: _T, w: _T, init: _T, strides, dilations, flip=False) -> _T:
-    """Depthwise convolution of the padded xp [N, C, Hp, Wp] with w [C, 1, KH, KW] into
-    init [N, C, OH, OW], loops (n, c, a, b, i, j): the output width innermost. `flip`
-    reads the weight rotated by 180° (the transposed convolution)."""
+def _depthwise(k: _Kernel, xp: _T, w: _T, bias, strides, dilations, flip=False) -> _T:
+    """Depthwise convolution of the padded xp [N, C, Hp, Wp] with w [C, 1, KH, KW] (+ the
+    optional bias [C]); `flip` reads the weight rotated by 180° (the transposed
+    convolution). Stride 1: `_depthwise_flat`. Otherwise one linalg.generic with loops
+    (n, c, a, b, i, j), the output width innermost."""
     (sh, sw), (dh, dw) = strides, dilations
     kh, kw = w.shape[2:]
+    n, c, hp, wp = xp.shape
+    oh, ow = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
+    if (sh, sw) == (1, 1):
+        return _depthwise_flat(k, xp, w, bias, dilations, flip, (oh, ow))
+    shape = [n, c, oh, ow]
+    init = k.broadcast_to(bias, shape, [1]) if bias is not None else k.full(shape, xp.elem, 0.0)
     wa, wb = (f"{kh - 1} - d2", f"{kw - 1} - d3") if flip else ("d2", "d3")
     ins = [xp, w, k.empty([kh, kw], xp.elem)]       # the last gives the window's extent
     maps = [_map(6, ["d0", "d1", f"d4 * {sh} + d2 * {dh}", f"d5 * {sw} + d3 * {dw}"]),
@@ -675,8 +756,41 @@ def _depthwise(k: _Kernel, xp: _T, w: _T, init: _T, strides, dilations, flip=Fal
     return y
 
 
+def _flat_rows(k: _Kernel, xp: _T, extra: int) -> _T:
+    """xp [N, C, Hp, Wp] as [N, C, Hp·Wp + extra], `extra` zeros at the end."""
+    n, c, hp, wp = xp.shape
+    flat = k.collapse(xp, [[0], [1], [2, 3]])
+    return k.pad(flat, [0, 0, 0], [0, 0, extra], 0.0)
+
+
+def _depthwise_flat(k: _Kernel, xp: _T, w: _T, bias, dilations, flip, out_hw) -> _T:
+    """Stride-1 depthwise convolution over the flattened rows of xp: the wide output
+    y[n, c, q] = Σ_{a, b} xp_flat[n, c, q + a·d·Wp + b·d], q over OH rows of the padded
+    width Wp, is one long contiguous (vectorizable) loop per window tap; its first OW
+    columns of each row are the result (the other Wp - OW are discarded)."""
+    (dh, dw), (oh, ow) = dilations, out_hw
+    kh, kw = w.shape[2:]
+    n, c, hp, wp = xp.shape
+    e = xp.elem
+    xf = _flat_rows(k, xp, (kw - 1) * dw)
+    wide = [n, c, oh * wp]
+    init = k.broadcast_to(bias, wide, [1]) if bias is not None else k.full(wide, e, 0.0)
+    if flip:        # a copy of the (small) weight rotated by 180°
+        w = k.elementwise([w], lambda v: v, maps=[_map(4, ["d0", "d1", f"{kh - 1} - d2",
+                                                          f"{kw - 1} - d3"])])
+    maps = [_map(5, ["d0", "d1", f"d4 + d2 * {dh * wp} + d3 * {dw}"]),
+            _map(5, ["d1", "0", "d2", "d3"]), _map(5, ["d0", "d1", "d4"])]
+
+    def body(a):
+        return [k.bin("addf", a[2], k.bin("mulf", a[0], a[1], e), e)]
+    (y,) = k.generic([xf, w], [init], maps,
+                     ["parallel", "parallel", "reduction", "reduction", "parallel"], body)
+    y = k.expand(y, [[0], [1], [2, 3]], [n, c, oh, wp])
+    return k.extract_slice(y, [0, 0, 0, 0], [n, c, oh, ow])
+
+
 def _dilate_pad(k: _Kernel, dy: _T, stride, low, size, value: float = 0.0) -> _T:
-    """dy [N, C, OH, OW] with stride-1 zeros between its pixels, placed at `low`
+    """dy [N, C, OH, OW] with stride - 1 `value`s between its pixels, placed at `low`
     (negative: cropped) in a tensor of spatial `size` filled with `value`."""
     dilated = [(d - 1) * s + 1 for d, s in zip(dy.shape[2:], stride)]
     lo = [max(v, 0) for v in low]
@@ -698,9 +812,9 @@ def _conv2d_grad_input(k: _Kernel, op, dy, w):
     low = [d * (kk - 1) - p for d, kk, p in zip(dilations, (kh, kw), padding)]
     size = [s + d * (kk - 1) for s, d, kk in zip((h, wd), dilations, (kh, kw))]
     dyp = _dilate_pad(k, dy, strides, low, size)
-    init = k.full(shape, dy.elem, 0.0)
     if k.packed and groups == c == o:
-        return _depthwise(k, dyp, w, init, [1, 1], dilations, flip=True)
+        return _depthwise(k, dyp, w, None, [1, 1], dilations, flip=True)
+    init = k.full(shape, dy.elem, 0.0)
     g = groups
     # Flipped weight with the channels swapped, grouped: wt[g, c, o, a, b] =
     # w[g·O/G + o, c, KH-1-a, KW-1-b], as OIHW [C, O/G, KH, KW] (O/G input channels).
@@ -713,33 +827,38 @@ def _conv2d_grad_input(k: _Kernel, op, dy, w):
 
 
 def _col2im_grad_input(k: _Kernel, dy: _T, w: _T, shape, strides, padding, dilations):
-    """Packed input gradient of a groups-1 convolution: the window gradients
-    dcols[n] = Wᵀ [C·KH·KW, O] · dy[n] [O, OH·OW], each (a, b) plane added into the
-    padded input gradient at rows a·d + i·s and columns b·d + j·s (strided slices)."""
+    """Packed input gradient of a groups-1 convolution, sample by sample: the window
+    gradients dcols = Wᵀ [C·KH·KW, O] · dy[n] [O, OH·OW], each (a, b) plane added into
+    the padded input gradient at rows a·d + i·s and columns b·d + j·s (strided
+    slices), which is then cropped."""
     n, c, h, wd = shape
     o, _, kh, kw = w.shape
     oh, ow = dy.shape[2:]
     (sh, sw), (ph, pw), (dh, dw) = strides, padding, dilations
+    e = dy.elem
     w_t = k.transpose(k.collapse(w, [[0], [1, 2, 3]]), [1, 0])        # [C·KH·KW, O]
-    dcols = k.tiled_matmul(w_t, k.collapse(dy, [[0], [1], [2, 3]]),
-                           k.full([n, c * kh * kw, oh * ow], dy.elem, 0.0))
-    dcols = k.expand(dcols, [[0], [1, 2, 3], [4, 5]], [n, c, kh, kw, oh, ow])
+    dy3 = k.collapse(dy, [[0], [1], [2, 3]])
     padded = [max(h + 2 * ph, (oh - 1) * sh + (kh - 1) * dh + 1),
               max(wd + 2 * pw, (ow - 1) * sw + (kw - 1) * dw + 1)]
-    dxp = k.full([n, c, *padded], dy.elem, 0.0)
-    e = dy.elem
-    for a in range(kh):
-        for b in range(kw):
-            plane = _T(k.emit(f"tensor.extract_slice {dcols}[0, 0, {a}, {b}, 0, 0] "
-                              f"[{n}, {c}, 1, 1, {oh}, {ow}] [1, 1, 1, 1, 1, 1] : "
-                              f"{dcols.type} to {_tt([n, c, oh, ow], e)}"), [n, c, oh, ow], e)
-            offsets, sizes, steps = [0, 0, a * dh, b * dw], [n, c, oh, ow], [1, 1, sh, sw]
-            target = _T(k.emit(f"tensor.extract_slice {dxp}{_i64s(offsets)} {_i64s(sizes)} "
-                               f"{_i64s(steps)} : {dxp.type} to {_tt(sizes, e)}"), sizes, e)
-            (added,) = k.generic([plane], [target], [_identity(4)] * 2, ["parallel"] * 4,
-                                 lambda v: [k.bin("addf", v[1], v[0], e)])
-            dxp = k.insert_slice(added, dxp, offsets, steps)
-    return k.extract_slice(dxp, [0, 0, ph, pw], shape)
+
+    def sample(i, acc):
+        dcols = k.tiled_matmul(w_t, k.sample(dy3, i), k.full([c * kh * kw, oh * ow], e, 0.0))
+        dcols = k.expand(dcols, [[0, 1, 2], [3, 4]], [c, kh, kw, oh, ow])
+        dxp = k.full([c, *padded], e, 0.0)
+        for a in range(kh):
+            for b in range(kw):
+                plane = _T(k.emit(f"tensor.extract_slice {dcols}[0, {a}, {b}, 0, 0] "
+                                  f"[{c}, 1, 1, {oh}, {ow}] [1, 1, 1, 1, 1] : "
+                                  f"{dcols.type} to {_tt([c, oh, ow], e)}"), [c, oh, ow], e)
+                offsets, sizes, steps = [0, a * dh, b * dw], [c, oh, ow], [1, sh, sw]
+                target = _T(k.emit(f"tensor.extract_slice {dxp}{_i64s(offsets)} "
+                                   f"{_i64s(sizes)} {_i64s(steps)} : {dxp.type} to "
+                                   f"{_tt(sizes, e)}"), sizes, e)
+                (added,) = k.generic([plane], [target], [_identity(3)] * 2,
+                                     ["parallel"] * 3, lambda v: [k.bin("addf", v[1], v[0], e)])
+                dxp = k.insert_slice(added, dxp, offsets, steps)
+        return k.put_sample(k.extract_slice(dxp, [0, ph, pw], [c, h, wd]), acc, i)
+    return k.for_each_sample(n, k.empty(shape, e), sample)
 
 
 @_lowering("conv2d_grad_weight")
@@ -770,31 +889,48 @@ def _conv2d_grad_weight(k: _Kernel, op, dy, x):
 
 
 def _packed_grad_weight(k: _Kernel, dy: _T, xp: _T, shape, strides, dilations) -> _T:
-    """dW [O, C·KH·KW] = dy [O, N·OH·OW] · rows [N·OH·OW, C·KH·KW], rows the windows
-    of the padded input, one row per output pixel."""
+    """dWᵀ [C·KH·KW, O] = Σ_n cols(x[n]) [C·KH·KW, OH·OW] · dy[n]ᵀ [OH·OW, O], with the
+    forward's window packing (cheap: contiguous along the output width), accumulated
+    sample by sample (dy[n]ᵀ zero-padded to the matmul's padded column count), then
+    transposed to [O, C, KH, KW]."""
     o, c, kh, kw = shape
     n = xp.shape[0]
     oh, ow = dy.shape[2:]
-    (sh, sw), (dh, dw) = strides, dilations
-    init = k.empty([n, oh, ow, c, kh, kw], xp.elem)
-    maps = [_map(6, ["d0", "d3", f"d1 * {sh} + d4 * {dh}", f"d2 * {sw} + d5 * {dw}"]),
-            _identity(6)]
-    (rows,) = k.generic([xp], [init], maps, ["parallel"] * 6, lambda a: [a[0]])
-    rows = k.collapse(rows, [[0, 1, 2], [3, 4, 5]])
-    dy_o = dy if n == 1 else k.transpose(dy, [1, 0, 2, 3])
-    dy_o = k.reshape(dy_o, [o, n * oh * ow])
-    dw_ = k.tiled_matmul(dy_o, rows, k.full([o, c * kh * kw], dy.elem, 0.0))
-    return k.expand(dw_, [[0], [1, 2, 3]], list(shape))
+    padded = padded_columns(o)
+    dy3 = k.collapse(dy, [[0], [1], [2, 3]])
+
+    def sample(i, acc):
+        cols = _im2col(k, k.sample(xp, i), (kh, kw), strides, dilations, (oh, ow))
+        dy_t = k.transpose(k.sample(dy3, i), [1, 0])                 # [OH·OW, O]
+        dy_t = k.pad(dy_t, [0, 0], [0, padded - o], 0.0)
+        return k.tiled_matmul(cols, dy_t, acc)
+    dw_t = k.for_each_sample(n, k.full([c * kh * kw, padded], dy.elem, 0.0), sample)
+    dw_t = k.extract_slice(dw_t, [0, 0], [c * kh * kw, o])
+    return k.expand(k.transpose(dw_t, [1, 0]), [[0], [1, 2, 3]], list(shape))
 
 
 def _depthwise_grad_weight(k: _Kernel, dy: _T, xp: _T, shape, strides, dilations) -> _T:
-    """dW[c, 0, a, b] = Σ_{n, i, j} dy[n, c, i, j] · xp[n, c, i·s + a·d, j·s + b·d],
-    accumulated per output column j first (the innermost loop stays parallel) and then
-    summed over j."""
+    """dW[c, 0, a, b] = Σ_{n, i, j} dy[n, c, i, j] · xp[n, c, i·s + a·d, j·s + b·d].
+    Stride 1: over the flattened rows (dy widened to the padded width with zeros), a
+    contiguous reduction per tap. Otherwise accumulated per output column j first (the
+    innermost loop stays parallel) and then summed over j."""
     c, _, kh, kw = shape
     oh, ow = dy.shape[2:]
     (sh, sw), (dh, dw) = strides, dilations
     e = dy.elem
+    if (sh, sw) == (1, 1):
+        n, _, hp, wp = xp.shape
+        xf = _flat_rows(k, xp, (kw - 1) * dw)
+        dyf = k.collapse(k.pad(dy, [0, 0, 0, 0], [0, 0, 0, wp - ow], 0.0), [[0], [1], [2, 3]])
+        # loops (c, a, b, n, q)
+        maps = [_map(5, ["d3", "d0", "d4"]),
+                _map(5, ["d3", "d0", f"d4 + d1 * {dh * wp} + d2 * {dw}"]),
+                _map(5, ["d0", "d1", "d2"])]
+        (dw_,) = k.generic([dyf, xf], [k.full([c, kh, kw], e, 0.0)], maps,
+                           ["parallel"] * 3 + ["reduction"] * 2,
+                           lambda a: [k.bin("addf", a[2], k.bin("mulf", a[0], a[1], e), e,
+                                            reassoc=True)])
+        return k.reshape(dw_, list(shape))
     init = k.full([c, kh, kw, ow], e, 0.0)
     # loops (c, a, b, n, i, j)
     maps = [_map(6, ["d3", "d0", "d4", "d5"]),
@@ -1101,6 +1237,15 @@ def _avg_pool2d_grad(k: _Kernel, op, dy):
     shape = _shape(op.results[0])
     g = _divide_by_window(k, dy, _unit(op, "count_include_pad"), kernel, stride, padding,
                           shape[2:])
+    if kernel == stride and padding == [0, 0]:
+        # Windows that tile the input: each input pixel gets its window's g (the pixels
+        # beyond the last window get 0).
+        (kh, kw), (oh, ow) = kernel, dy.shape[2:]
+        covered = [*shape[:2], oh * kh, ow * kw]
+        dx = k.elementwise([g], lambda v: v, shape=covered, maps=[
+            _map(4, ["d0", "d1", f"d2 floordiv {kh}", f"d3 floordiv {kw}"])])
+        return k.pad(dx, [0, 0, 0, 0], [0, 0, shape[2] - covered[2], shape[3] - covered[3]],
+                     0.0)
     low = [kk - 1 - p for kk, p in zip(kernel, padding)]
     size = [s + kk - 1 for s, kk in zip(shape[2:], kernel)]
     gp = _dilate_pad(k, g, stride, low, size)
@@ -1117,8 +1262,7 @@ def _max_pool2d_grad(k: _Kernel, op, dy, x):
     xp = k.pad(x, [0, 0, *padding], [0, 0, *padding], -math.inf)
     # First maximum of each window: loops (n, c, i, j, a, b), strict > keeps the first.
     best = k.full(dy.shape, e, -math.inf)
-    first = k.empty(dy.shape, "i32")
-    first = k.fill(k.emit("arith.constant 0 : i32"), first)
+    first = k.full(dy.shape, "i32", 0)
     window = k.empty(kernel, e)
     maps = [_map(6, ["d0", "d1", f"d2 * {sh} + d4", f"d3 * {sw} + d5"]), _map(6, ["d4", "d5"]),
             _map(6, ["d0", "d1", "d2", "d3"]), _map(6, ["d0", "d1", "d2", "d3"])]
@@ -1137,8 +1281,7 @@ def _max_pool2d_grad(k: _Kernel, op, dy, x):
     low = [kk - 1 - p for kk, p in zip(kernel, padding)]
     size = [s + kk - 1 for s, kk in zip(shape[2:], kernel)]
     dyp = _dilate_pad(k, dy, stride, low, size)
-    first_f = _T(first.name, first.shape, "i32")
-    firstp = _dilate_pad_int(k, first_f, stride, low, size)
+    firstp = _dilate_pad(k, first, stride, low, size, -1)     # -1: no window position
     init = k.full(shape, e, 0.0)
     maps = [_map(6, ["d0", "d1", "d2 + d4", "d3 + d5"]),
             _map(6, ["d0", "d1", "d2 + d4", "d3 + d5"]), _map(6, ["d4", "d5"]),
@@ -1149,8 +1292,8 @@ def _max_pool2d_grad(k: _Kernel, op, dy, x):
         b_index = k.emit("linalg.index 5 : index")
         flipped_a = k.emit(f"arith.subi {k.index_const(kh - 1)}, {a_index} : index")
         flipped_b = k.emit(f"arith.subi {k.index_const(kw - 1)}, {b_index} : index")
-        position = k.emit(f"arith.addi {k.emit(f'arith.muli {flipped_a}, {k.index_const(kw)} : index')}"
-                          f", {flipped_b} : index")
+        row = k.emit(f"arith.muli {flipped_a}, {k.index_const(kw)} : index")
+        position = k.emit(f"arith.addi {row}, {flipped_b} : index")
         position = k.emit(f"arith.index_cast {position} : index to i32")
         hit = k.emit(f"arith.cmpi eq, {a[1]}, {position} : i32")
         return [k.bin("addf", a[3], k.select(hit, a[0], k.const(0.0, e), e), e)]
@@ -1163,19 +1306,8 @@ def _window_position(k: _Kernel, kw: int) -> str:
     """Row-major position a·KW + b of loops 4, 5 in a window."""
     a_index = k.emit("linalg.index 4 : index")
     b_index = k.emit("linalg.index 5 : index")
-    return k.emit(f"arith.addi {k.emit(f'arith.muli {a_index}, {k.index_const(kw)} : index')}, "
-                  f"{b_index} : index")
-
-
-def _dilate_pad_int(k: _Kernel, x: _T, stride, low, size) -> _T:
-    """_dilate_pad for an i32 tensor, filled with -1."""
-    dilated = [(d - 1) * s + 1 for d, s in zip(x.shape[2:], stride)]
-    lo = [max(v, 0) for v in low]
-    crop = [max(-v, 0) for v in low]
-    full = [max(lo[i] + dilated[i], crop[i] + size[i]) for i in range(2)]
-    z = k.fill(k.emit("arith.constant -1 : i32"), k.empty([*x.shape[:2], *full], "i32"))
-    placed = k.insert_slice(x, z, [0, 0, *lo], [1, 1, *stride])
-    return k.extract_slice(placed, [0, 0, *crop], [*x.shape[:2], *size])
+    row = k.emit(f"arith.muli {a_index}, {k.index_const(kw)} : index")
+    return k.emit(f"arith.addi {row}, {b_index} : index")
 
 
 # -- normalization, softmax -------------------------------------------------------------------

