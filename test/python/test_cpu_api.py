@@ -29,6 +29,7 @@ from tcc.compiler.api import CompiledModel, ModelSignature
 from tcc.compiler.driver import TrainingOptions, prepare, reference_losses
 from tcc.compiler.errors import InputError, TccError, UnsupportedError
 from tcc.compiler.source import new_context, parse_module
+from numerics import rel_error
 
 REPO = Path(__file__).resolve().parents[2]
 MLP = REPO / "examples" / "mlp.mlir"
@@ -41,11 +42,6 @@ except ImportError:
     HAVE_CPU = False
 needs_cpu = pytest.mark.skipif(not HAVE_CPU, reason="compiler/targets/cpu.py not available")
 
-
-def rel_error(actual, expected) -> float:
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    scale = max(np.abs(expected).max(initial=0.0), np.finfo(np.float64).tiny)
-    return float(np.abs(actual - expected).max(initial=0.0) / scale)
 
 
 def digits_batches(steps: int, batch: int = 8, seed: int = 0):

@@ -37,17 +37,11 @@ from tcc.compiler.source import new_context
 from tcc.compiler.targets import cpu
 from tcc.dialects import train
 from tcc.runtime.interpreter import run_function
+from numerics import rel_error
 
 TOLERANCE = 1e-5
 ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 
-
-def rel_error(actual, expected) -> float:
-    """max|a - b| / max|b|."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape
-    scale = max(np.abs(expected).max(initial=0.0), np.finfo(np.float64).tiny)
-    return float(np.abs(actual - expected).max(initial=0.0) / scale)
 
 
 # --------------------------------------------------------------------------

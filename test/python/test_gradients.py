@@ -37,6 +37,7 @@ from tcc.dialects import train
 from tcc.passes.gradient_rules import FLOAT_GRADIENTS, GRADIENTS, LOSSES
 from tcc.runtime import reference_ops as ref
 from tcc.runtime.interpreter import run_function
+from numerics import rel_error
 
 LR = 2.0 ** 16
 TOLERANCE = {"f64": 1e-6, "f32": 1e-4}
@@ -47,13 +48,6 @@ LOGITS = 2
 # Per-op maximum relative error seen (printed at the end of a `-s` run).
 MAX_ERRORS: dict[str, float] = {}
 
-
-def rel_error(actual, expected) -> float:
-    """max|a - b| / max|b|."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape
-    scale = max(np.abs(expected).max(initial=0.0), np.finfo(np.float64).tiny)
-    return float(np.abs(actual - expected).max(initial=0.0) / scale)
 
 
 # --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from tcc.compiler.source import find_function
 from tcc.runtime.interpreter import bind_inputs, result_names, run_function
 
 from conftest import compile_text
+from numerics import rel_error
 
 STEPS = 20
 LR = 0.05
@@ -71,13 +72,6 @@ def compile_step(load_example, name, options="", edit=None):
 def to_f64(text: str) -> str:
     return text.replace("f32", "f64")
 
-
-def rel_error(actual, expected) -> float:
-    """max|a - b| / max|b|."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape
-    scale = max(np.abs(expected).max(), np.finfo(np.float64).tiny)
-    return float(np.abs(actual - expected).max() / scale)
 
 
 def torch_net(model: Model, dtype: str, frozen=()) -> nn.Module:

@@ -47,6 +47,7 @@ from tcc.compiler.schemes import apply_scheme, conv_like_ops
 from tcc.compiler.source import find_function, new_context
 from tcc.dialects import train
 from tcc.runtime.interpreter import run_function
+from numerics import rel_error
 
 ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 
@@ -65,13 +66,6 @@ TOL = {"f32": {"params": 1e-4, "loss": 1e-5, "updates": 5e-3},
 OPTIMIZERS = ("sgd", "momentum")
 SCHEMES = ("full", "frozen", "bias-only", "last-k", "partial-channel", "paper")
 
-
-def rel_error(actual, expected) -> float:
-    """max|a - b| / max|b|."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape
-    scale = max(np.abs(expected).max(initial=0.0), np.finfo(np.float64).tiny)
-    return float(np.abs(actual - expected).max(initial=0.0) / scale)
 
 
 # --------------------------------------------------------------------------
