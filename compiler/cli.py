@@ -1,7 +1,8 @@
 """`tcc`: the compiler's command line. Parses arguments and calls the driver.
 
   tcc --target=cortex-m7 model.mlir -o OUT [--run]    C project (+ train in qemu)
-  tcc run model.mlir --function NAME --inputs in.npz -o out.npz
+  tcc --target=cpu model.mlir -o OUT [--run]          shared library + model.h (+ train)
+  tcc run model.mlir --function NAME --inputs in.npz -o out.npz [--target=cpu|gpu]
   tcc import-torch model.py:Class --input-shape 1x3x32x32 -o model.mlir
   tcc import-tte MODEL.pkl|MODEL.json [--num-classes N] -o model.mlir
   tcc import-tosa model.mlir -o model.mlir
@@ -64,11 +65,15 @@ def compile_parser() -> argparse.ArgumentParser:
                             "tcc import-torch|import-tte|import-tosa MODEL -o OUT.mlir; "
                             "tcc analyze MODEL --scheme FILE")
     parser.add_argument("model", type=Path, help="model .mlir (train dialect)")
-    parser.add_argument("--target", default="cortex-m7", help="cortex-m7 (default) or cortex-m4")
+    parser.add_argument("--target", default="cortex-m7",
+                        help="cortex-m7 (default), cortex-m4 (C projects) or cpu (a shared "
+                             "library compiled through LLVM for this machine)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     _training_arguments(parser)
-    parser.add_argument("--run", action="store_true", help="build and train in qemu")
-    parser.add_argument("--host", action="store_true", help="with --run: run on this machine")
+    parser.add_argument("--run", action="store_true",
+                        help="build and train (in qemu for Cortex-M targets)")
+    parser.add_argument("--host", action="store_true",
+                        help="with --run on a Cortex-M target: run on this machine")
     parser.add_argument("--steps", type=int, default=20, help="training steps for --run (20)")
     parser.add_argument("--data", type=Path,
                         help="training data .npz ('inputs', 'labels'); default: bundled digits")
@@ -78,14 +83,15 @@ def compile_parser() -> argparse.ArgumentParser:
 
 
 def run_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tcc run", description="Run a function in the reference interpreter.")
+    parser = _Parser(prog="tcc run", description="Run a function of a model on a target "
+                                                 "(default: the reference interpreter).")
     parser.add_argument("model", type=Path)
     parser.add_argument("--function", default="train_step")
     parser.add_argument("--inputs", type=Path, required=True,
                         help=".npz of arguments, keyed by name, 'arg<i>' or position")
     parser.add_argument("-o", "--output", type=Path, required=True, help="results .npz")
     parser.add_argument("--target", default="reference",
-                        help="only 'reference' for now (the interpreter)")
+                        help="reference (the interpreter), cpu (LLVM-compiled) or gpu (Triton)")
     _training_arguments(parser)
     return parser
 
@@ -136,18 +142,31 @@ def _compile(argv: list[str]) -> int:
     args = compile_parser().parse_args(argv)
     if args.steps < 1:
         raise InputError("--steps must be at least 1")
+    driver.check_target(args.target)
+    if args.target == "cpu" and args.host:
+        raise InputError("--host applies to Cortex-M targets; --target=cpu always runs here")
     model = driver.prepare(args.model, _options(args))
     for note in model.notes:
         print(note)
-    report = driver.compile_cortex_m(model, args.target, args.output, args.report,
-                                     str(args.model))
-    print(f"wrote {args.output}/ for {args.target}: arena {report['arena_bytes']} B, "
-          f"trainable parameters {report['trainable_parameter_bytes']} B")
+    if args.target == "cpu":
+        report = driver.compile_cpu(model, args.output, args.report, str(args.model))
+        print(f"wrote {args.output}/ for cpu: {Path(report['library']).name} and model.h, "
+              f"arena {report['arena_bytes']} B")
+    else:
+        report = driver.compile_cortex_m(model, args.target, args.output, args.report,
+                                         str(args.model))
+        print(f"wrote {args.output}/ for {args.target}: arena {report['arena_bytes']} B, "
+              f"trainable parameters {report['trainable_parameter_bytes']} B")
     if not args.run:
         return 0
     inputs, labels = driver.training_batches(model, args.steps, args.data)
-    where = "host" if args.host else f"qemu ({args.target})"
-    losses = driver.train_on_device(args.output, args.target, inputs, labels, host=args.host)
+    if args.target == "cpu":
+        where = "this machine (cpu)"
+        losses = driver.train_on_host_library(args.output, inputs, labels)
+    else:
+        where = "host" if args.host else f"qemu ({args.target})"
+        losses = driver.train_on_device(args.output, args.target, inputs, labels,
+                                        host=args.host)
     expected = driver.reference_losses(model, inputs, labels)
     for step, loss in enumerate(losses, start=1):
         print(f"step {step:3d}  loss {loss:.6f}")
@@ -159,10 +178,8 @@ def _compile(argv: list[str]) -> int:
 
 def _run(argv: list[str]) -> int:
     args = run_parser().parse_args(argv)
-    if args.target != "reference":
-        raise InputError(f"unknown target '{args.target}' for tcc run (expected: reference)")
     names = driver.run_function_file(args.model, args.function, args.inputs, args.output,
-                                     _options(args))
+                                     _options(args), args.target)
     print(f"wrote {args.output}: {', '.join(names)}")
     return 0
 

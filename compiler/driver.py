@@ -158,6 +158,13 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
                           f"plan-memory{{function={options.forward} {plan}}}"], filename)
 
 
+def check_target(name: str) -> None:
+    """Rejects an unknown `tcc --target` before any work is done."""
+    known = sorted(cortex_m.TARGETS) + ["cpu"]
+    if name not in known:
+        raise InputError(f"unknown target '{name}' (expected one of: {', '.join(known)})")
+
+
 def compile_cortex_m(model: TrainableModel, target_name: str, out: Path,
                      report: Path | None = None, name: str = "") -> dict:
     """Writes the C project for a Cortex-M target, and the memory report into
@@ -175,6 +182,31 @@ def compile_cortex_m(model: TrainableModel, target_name: str, out: Path,
     renderer = cortex_m.CortexMRenderer(model.module, model.parameters, options.forward,
                                         options.step)
     return cortex_m.write_project(renderer, target, out, data)
+
+
+def compile_cpu(model: TrainableModel, out: Path, report: Path | None = None,
+                name: str = "") -> dict:
+    """`tcc --target=cpu -o OUT`: a shared library + `model.h` for the host (LLVM), built
+    from the planned module, and the memory report; returns the report."""
+    from .targets import cpu_library
+    cortex_m.prepare_output_dir(out)
+    options = model.options
+    data = memory_report.report(model.module, (options.step, options.forward), model=name,
+                                target="cpu")
+    if report is not None:
+        memory_report.write(data, report)
+    cpu_library.require_cpu_target()
+    files = cpu_library.write_trainable(model.module, model.parameters, out,
+                                        forward=options.forward, step=options.step)
+    memory_report.write(data, out)
+    (out / cortex_m.PROJECT_MARKER).write_text("target cpu\n")
+    return {**data, "library": str(files["library"])}
+
+
+def train_on_host_library(out: Path, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Trains with the C harness linked against OUT's library; its losses."""
+    from .targets import cpu_library
+    return cpu_library.run_harness(out, inputs, labels)
 
 
 def training_batches(model: TrainableModel, steps: int,
@@ -234,9 +266,31 @@ def train_on_device(project: Path, target_name: str, inputs: np.ndarray, labels:
     return losses
 
 
+RUN_TARGETS = ("reference", "cpu", "gpu")
+
+
+def run_function(module: ir.Module, function: str, arrays: list, target: str) -> list:
+    """Runs one function on `target`: the reference interpreter, the LLVM-compiled CPU
+    code (through the cache) or the GPU target."""
+    if target == "reference":
+        return interpreter.run_function(module, function, arrays)
+    if target == "cpu":
+        from .api import compile_functions
+        return compile_functions(module, [function]).call(function, arrays)
+    if target == "gpu":
+        from .targets import gpu
+        return gpu.run_function(module, function, arrays)
+    raise InputError(f"unknown target '{target}' for tcc run (expected one of: "
+                     f"{', '.join(RUN_TARGETS)})")
+
+
 def run_function_file(path: Path, function: str, inputs: Path, output: Path,
-                      options: TrainingOptions) -> list[str]:
-    """`tcc run`: executes one function in the reference interpreter; returns result names."""
+                      options: TrainingOptions, target_name: str = "reference") -> list[str]:
+    """`tcc run`: executes one function on a target (default: the reference
+    interpreter); returns the result names."""
+    if target_name not in RUN_TARGETS:
+        raise InputError(f"unknown target '{target_name}' for tcc run (expected one of: "
+                         f"{', '.join(RUN_TARGETS)})")
     model = prepare(path, options) if function == options.step else None
     module = model.module if model else load_module(path, new_context())
     target = find_function(module, function)
@@ -246,7 +300,8 @@ def run_function_file(path: Path, function: str, inputs: Path, output: Path,
     if options.weights:
         arrays.update(read_weights(options.weights))
     arrays.update(read_weights(inputs))
-    results = interpreter.run_function(module, function, interpreter.bind_inputs(target, arrays))
+    bound = interpreter.bind_inputs(target, arrays)
+    results = run_function(module, function, bound, target_name)
     names = interpreter.result_names(module, function)
     np.savez(output, **dict(zip(names, results)))
     return names

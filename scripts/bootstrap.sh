@@ -25,7 +25,10 @@ pip torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
   # tflite-micro runs TFLite Micro's reference kernels (the bit-exact int8 oracle);
   # ai-edge-litert ships the .tflite flatbuffer schema the tests write models with.
-  pip "pytest>=7" "lit>=18" "filecheck>=1.0" hypothesis tflite-micro ai-edge-litert
+  # triton runs the GPU kernels in its interpreter on the CPU (TRITON_INTERPRET=1) and
+  # compiles them ahead of time to PTX; it depends on no torch.
+  pip "pytest>=7" "lit>=18" "filecheck>=1.0" hypothesis tflite-micro ai-edge-litert \
+    triton==3.9.0
 fi
 pip -r scripts/build-requirements.txt
 pip "numpy>=1.24" scikit-learn

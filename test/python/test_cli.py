@@ -96,6 +96,40 @@ def test_run_subcommand_uses_the_interpreter(tmp_path):
         assert out["loss"].shape == ()
 
 
+def test_cpu_target_writes_a_library_and_trains_like_the_interpreter(tmp_path):
+    result = tcc("--target=cpu", MLP, "-o", tmp_path / "cpu", "--run", "--steps", "4",
+                 "--lr", "0.5")
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in (tmp_path / "cpu").iterdir()}
+    assert {"libtcc_model.so", "model.h", "memory_report.txt", "memory_report.json"} <= names
+    model = driver.prepare(MLP, driver.TrainingOptions(lr=0.5))
+    inputs, labels = driver.training_batches(model, 4, None)
+    expected = driver.reference_losses(model, inputs, labels)
+    np.testing.assert_allclose(losses_of(result.stdout), expected, rtol=1e-5)
+    library = driver.train_on_host_library(tmp_path / "cpu", inputs, labels)
+    np.testing.assert_allclose(library, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("function", ["forward", "train_step"])
+def test_run_subcommand_on_the_cpu_target_equals_the_interpreter(tmp_path, function):
+    rng = np.random.default_rng(1)
+    model = driver.prepare(MLP, driver.TrainingOptions())
+    arrays = {"arg0": rng.standard_normal((8, 64)).astype(np.float32),
+              "labels": rng.integers(0, 10, 8).astype(np.int32)}
+    arrays.update({f"arg{i}": v for i, v in model.parameters.items()})
+    np.savez(tmp_path / "in.npz", **arrays)
+    outputs = {}
+    for target in ("reference", "cpu"):
+        result = tcc("run", MLP, "--function", function, "--inputs", tmp_path / "in.npz",
+                     "-o", tmp_path / f"{target}.npz", "--target", target)
+        assert result.returncode == 0, result.stderr
+        with np.load(tmp_path / f"{target}.npz") as out:
+            outputs[target] = dict(out)
+    assert set(outputs["cpu"]) == set(outputs["reference"])
+    for name, value in outputs["reference"].items():
+        np.testing.assert_allclose(outputs["cpu"][name], value, rtol=1e-5, atol=1e-7)
+
+
 BAD_INPUTS = {
     "malformed": ("func.func @forward(%x: tensor<8x64xf32> {\n}\n", ":2:"),
     "unknown_op": ("func.func @forward(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {\n"
@@ -123,7 +157,11 @@ def test_bad_models_give_one_line_errors(tmp_path, case):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.mlir", "-o", "out"], "missing.mlir: error: no such file"),
-    ([MLP, "-o", "out", "--target=riscv"], "unknown target 'riscv'"),
+    ([MLP, "-o", "out", "--target=riscv"],
+     "unknown target 'riscv' (expected one of: cortex-m4, cortex-m7, cpu)"),
+    ([MLP, "-o", "out", "--target=cpu", "--host"], "--host applies to Cortex-M targets"),
+    (["run", MLP, "--inputs", "in.npz", "-o", "o.npz", "--target=riscv"],
+     "unknown target 'riscv' for tcc run (expected one of: reference, cpu, gpu)"),
     ([MLP, "-o", "out", "--bogus"], "unrecognized arguments: --bogus"),
     ([MLP], "required: -o/--output"),
     ([MLP, "-o", "out", "--run", "--data", "missing.npz"], "missing.npz: error: no such file"),
