@@ -2,6 +2,7 @@
 
   tcc --target=cortex-m7 model.mlir -o OUT [--run]    C project (+ train in qemu)
   tcc --target=cpu model.mlir -o OUT [--run]          shared library + model.h (+ train)
+  tcc --target=gpu model.mlir -o OUT [--run]          planned module (+ train with Triton)
   tcc run model.mlir --function NAME --inputs in.npz -o out.npz [--target=cpu|gpu]
   tcc import-torch model.py:Class --input-shape 1x3x32x32 -o model.mlir
   tcc import-tte MODEL.pkl|MODEL.json [--num-classes N] -o model.mlir
@@ -66,8 +67,8 @@ def compile_parser() -> argparse.ArgumentParser:
                             "tcc analyze MODEL --scheme FILE")
     parser.add_argument("model", type=Path, help="model .mlir (train dialect)")
     parser.add_argument("--target", default="cortex-m7",
-                        help="cortex-m7 (default), cortex-m4 (C projects) or cpu (a shared "
-                             "library compiled through LLVM for this machine)")
+                        help="cortex-m7 (default), cortex-m4 (C projects), cpu (a shared "
+                             "library compiled through LLVM for this machine) or gpu (Triton)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     _training_arguments(parser)
     parser.add_argument("--run", action="store_true",
@@ -143,8 +144,8 @@ def _compile(argv: list[str]) -> int:
     if args.steps < 1:
         raise InputError("--steps must be at least 1")
     driver.check_target(args.target)
-    if args.target == "cpu" and args.host:
-        raise InputError("--host applies to Cortex-M targets; --target=cpu always runs here")
+    if args.target in ("cpu", "gpu") and args.host:
+        raise InputError(f"--host applies to Cortex-M targets, not --target={args.target}")
     model = driver.prepare(args.model, _options(args))
     for note in model.notes:
         print(note)
@@ -152,6 +153,10 @@ def _compile(argv: list[str]) -> int:
         report = driver.compile_cpu(model, args.output, args.report, str(args.model))
         print(f"wrote {args.output}/ for cpu: {Path(report['library']).name} and model.h, "
               f"arena {report['arena_bytes']} B")
+    elif args.target == "gpu":
+        report = driver.compile_gpu(model, args.output, args.report, str(args.model))
+        print(f"wrote {args.output}/ for gpu: the planned model.mlir, device arena "
+              f"{report['arena_bytes']} B")
     else:
         report = driver.compile_cortex_m(model, args.target, args.output, args.report,
                                          str(args.model))
@@ -163,6 +168,9 @@ def _compile(argv: list[str]) -> int:
     if args.target == "cpu":
         where = "this machine (cpu)"
         losses = driver.train_on_host_library(args.output, inputs, labels)
+    elif args.target == "gpu":
+        where = "the GPU target"
+        losses = driver.train_on_gpu(model, inputs, labels)
     else:
         where = "host" if args.host else f"qemu ({args.target})"
         losses = driver.train_on_device(args.output, args.target, inputs, labels,

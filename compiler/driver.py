@@ -160,7 +160,7 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
 
 def check_target(name: str) -> None:
     """Rejects an unknown `tcc --target` before any work is done."""
-    known = sorted(cortex_m.TARGETS) + ["cpu"]
+    known = sorted(cortex_m.TARGETS) + ["cpu", "gpu"]
     if name not in known:
         raise InputError(f"unknown target '{name}' (expected one of: {', '.join(known)})")
 
@@ -203,6 +203,32 @@ def compile_cpu(model: TrainableModel, out: Path, report: Path | None = None,
     return {**data, "library": str(files["library"])}
 
 
+def compile_gpu(model: TrainableModel, out: Path, report: Path | None = None,
+                name: str = "") -> dict:
+    """`tcc --target=gpu -o OUT`: the planned module the GPU target launches (its Triton
+    kernels compile when first run) and the memory report of its device arena."""
+    cortex_m.prepare_output_dir(out)
+    options = model.options
+    data = memory_report.report(model.module, (options.step, options.forward), model=name,
+                                target="gpu")
+    if report is not None:
+        memory_report.write(data, report)
+    memory_report.write(data, out)
+    (out / "model.mlir").write_text(model.module.operation.get_asm(enable_debug_info=True))
+    np.savez(out / "parameters.npz", **{f"arg{i}": v for i, v in model.parameters.items()})
+    (out / cortex_m.PROJECT_MARKER).write_text("target gpu\n")
+    return data
+
+
+def train_on_gpu(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Trains with the GPU target's launch list over one device arena; its losses."""
+    from .targets import gpu
+    name = model.options.step
+    executor = gpu.compile_functions(model.module, [name])
+    return _train(model, inputs, labels,
+                  lambda values: [r.cpu().numpy() for r in executor.call(name, values)])
+
+
 def train_on_host_library(out: Path, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
     """Trains with the C harness linked against OUT's library; its losses."""
     from .targets import cpu_library
@@ -219,6 +245,14 @@ def training_batches(model: TrainableModel, steps: int,
 
 def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
     """Losses of the same training run in the reference interpreter."""
+    return _train(model, inputs, labels,
+                  lambda values: interpreter.run_function(model.module, model.options.step,
+                                                          values))
+
+
+def _train(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray, run_step) -> list[float]:
+    """Runs the training step over the batches with `run_step(arguments) -> results`,
+    feeding each step's updated parameters (and momentum buffers) to the next."""
     step = find_function(model.module, model.options.step)
     args = step.entry_block.arguments
     state = dict(model.parameters)
@@ -230,7 +264,7 @@ def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarr
     for x, y in zip(inputs, labels):
         values = [state.get(i) for i in range(len(args))]
         values[data_index], values[-1] = x, y
-        results = interpreter.run_function(model.module, model.options.step, values)
+        results = run_step(values)
         losses.append(float(results[0]))
         for index, result in enumerate(results[1:], start=1):
             target = train.updated_arg(step, index)

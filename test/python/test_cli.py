@@ -158,7 +158,7 @@ def test_bad_models_give_one_line_errors(tmp_path, case):
 @pytest.mark.parametrize("args, message", [
     (["missing.mlir", "-o", "out"], "missing.mlir: error: no such file"),
     ([MLP, "-o", "out", "--target=riscv"],
-     "unknown target 'riscv' (expected one of: cortex-m4, cortex-m7, cpu)"),
+     "unknown target 'riscv' (expected one of: cortex-m4, cortex-m7, cpu, gpu)"),
     ([MLP, "-o", "out", "--target=cpu", "--host"], "--host applies to Cortex-M targets"),
     (["run", MLP, "--inputs", "in.npz", "-o", "o.npz", "--target=riscv"],
      "unknown target 'riscv' for tcc run (expected one of: reference, cpu, gpu)"),
