@@ -31,7 +31,7 @@ def _unsupported(op, message: str) -> UnsupportedError:
     return UnsupportedError(f"'{op.name}': {message}", format_location(op.location))
 
 
-def _per_tensor(op, value: ir.Value, what: str) -> quant.UniformQuantizedType:
+def per_tensor(op, value: ir.Value, what: str) -> quant.UniformQuantizedType:
     element = _element_type(value)
     if not isinstance(element, quant.UniformQuantizedType):
         raise _unsupported(op, f"the {what} must have a per-tensor !quant.uniform element "
@@ -39,7 +39,7 @@ def _per_tensor(op, value: ir.Value, what: str) -> quant.UniformQuantizedType:
     return element
 
 
-def _weight_scales(op, value: ir.Value) -> list[float]:
+def weight_scales(op, value: ir.Value) -> list[float]:
     """Per-output-channel scales of a weight (per-axis along dimension 0, zero points 0;
     a per-tensor type gives its one scale to every channel)."""
     element = _element_type(value)
@@ -80,29 +80,29 @@ def _range(t: quant.UniformQuantizedType) -> dict:
 
 
 def _qconv2d(op, args):
-    x, y = _per_tensor(op, op.operands[0], "input"), _per_tensor(op, op.results[0], "result")
+    x, y = per_tensor(op, op.operands[0], "input"), per_tensor(op, op.results[0], "result")
     g = train.ConvGeometry.of(op)
     bias = args[2] if len(args) > 2 else None
     return _store(qo.qconv2d(
         args[0], args[1], bias, x_scale=x.scale, x_zp=x.zero_point,
-        w_scales=_weight_scales(op, op.operands[1]), y_scale=y.scale, y_zp=y.zero_point,
+        w_scales=weight_scales(op, op.operands[1]), y_scale=y.scale, y_zp=y.zero_point,
         **_range(y), stride=g.stride, padding=g.padding, dilation=g.dilation,
         groups=g.groups, rounding=_rounding(op)), op)
 
 
 def _qlinear(op, args):
-    x, y = _per_tensor(op, op.operands[0], "input"), _per_tensor(op, op.results[0], "result")
+    x, y = per_tensor(op, op.operands[0], "input"), per_tensor(op, op.results[0], "result")
     bias = args[2] if len(args) > 2 else None
     return _store(qo.qlinear(
         args[0], args[1], bias, x_scale=x.scale, x_zp=x.zero_point,
-        w_scales=_weight_scales(op, op.operands[1]), y_scale=y.scale, y_zp=y.zero_point,
+        w_scales=weight_scales(op, op.operands[1]), y_scale=y.scale, y_zp=y.zero_point,
         **_range(y), rounding=_rounding(op)), op)
 
 
 def _qadd(op, args):
-    a = _per_tensor(op, op.operands[0], "lhs")
-    b = _per_tensor(op, op.operands[1], "rhs")
-    y = _per_tensor(op, op.results[0], "result")
+    a = per_tensor(op, op.operands[0], "lhs")
+    b = per_tensor(op, op.operands[1], "rhs")
+    y = per_tensor(op, op.results[0], "result")
     return _store(qo.qadd(
         args[0], args[1], a_scale=a.scale, a_zp=a.zero_point, b_scale=b.scale,
         b_zp=b.zero_point, y_scale=y.scale, y_zp=y.zero_point, **_range(y),
@@ -110,8 +110,8 @@ def _qadd(op, args):
 
 
 def _qavg_pool2d(op, args):
-    x = _per_tensor(op, op.operands[0], "input")
-    y = _per_tensor(op, op.results[0], "result")
+    x = per_tensor(op, op.operands[0], "input")
+    y = per_tensor(op, op.results[0], "result")
     g = train.PoolGeometry.of(op)
     return _store(qo.qavg_pool2d(
         args[0], kernel=g.kernel, stride=g.stride, padding=g.padding,
@@ -120,8 +120,8 @@ def _qavg_pool2d(op, args):
 
 
 def _qglobal_avg_pool(op, args):
-    _per_tensor(op, op.operands[0], "input")
-    y = _per_tensor(op, op.results[0], "result")
+    per_tensor(op, op.operands[0], "input")
+    y = per_tensor(op, op.results[0], "result")
     return _store(qo.qglobal_avg_pool(args[0], **_range(y), rounding=_rounding(op)), op)
 
 

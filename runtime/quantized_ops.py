@@ -349,7 +349,7 @@ def conv_accumulate(x, w, *, x_zp, stride=(1, 1), padding=(0, 0), dilation=(1, 1
     return np.concatenate(out, axis=-1).transpose(0, 3, 1, 2)
 
 
-def _eff(x_scale, w_scales, y_scale, count: int) -> np.ndarray:
+def effective_scales(x_scale, w_scales, y_scale, count: int) -> np.ndarray:
     w_scales = np.asarray(w_scales, dtype=np.float64).reshape(-1)
     if w_scales.size == 1:
         w_scales = np.repeat(w_scales, count)
@@ -383,7 +383,7 @@ def qconv2d(x, w, b=None, *, x_scale, x_zp, w_scales, y_scale, y_zp, qmin=-128, 
     acc = conv_accumulate(x, w, x_zp=x_zp, stride=stride, padding=padding,
                           dilation=dilation, groups=groups)
     acc = wrap_int32(acc + _bias(b, o).reshape(1, o, 1, 1))
-    eff = _eff(x_scale, w_scales, y_scale, o).reshape(1, o, 1, 1)
+    eff = effective_scales(x_scale, w_scales, y_scale, o).reshape(1, o, 1, 1)
     return _clamp_store(requantize(acc, eff, rounding) + int(y_zp), qmin, qmax)
 
 
@@ -398,7 +398,7 @@ def qlinear(x, w, b=None, *, x_scale, x_zp, w_scales, y_scale, y_zp, qmin=-128, 
         raise ValueError(f"x has {x.shape[1]} features but w expects {w.shape[1]}")
     m = w.shape[0]
     acc = wrap_int32(_exact_matmul(x, w.T) + _bias(b, m).reshape(1, m))
-    eff = _eff(x_scale, w_scales, y_scale, m).reshape(1, m)
+    eff = effective_scales(x_scale, w_scales, y_scale, m).reshape(1, m)
     return _clamp_store(requantize(acc, eff, rounding) + int(y_zp), qmin, qmax)
 
 

@@ -1,12 +1,21 @@
-"""Renders a trained model (its `forward` and `train_step` functions) as C.
+"""Renders a model (its `forward` function, and `train_step` when it has one) as C.
 
-Every op becomes one call into the C kernel library (`kernels/c`), chosen from
-the `KERNELS` table. Tensors live where the module's memory plan (`--plan-memory`)
-puts them: inputs, labels, trainable parameters and intermediates in one static
-arena at their planned offsets, frozen parameters in `const` arrays (flash on a
-microcontroller). A result the plan gives its operand's offset is computed in
-place (SGD updates, element-wise kernels, reshapes). A target is a subclass that
-overrides attributes, not a copy.
+Every op becomes one call into the C kernel library (`kernels/c`: fp32 kernels in
+tcc_kernels.h, int8 kernels in tcc_int8.h), chosen from the `KERNELS` table. Tensors
+live where the module's memory plan (`--plan-memory`) puts them: inputs, labels,
+trainable parameters and intermediates in one static arena at their planned offsets
+(int8 storage for quantized tensors), frozen parameters in `const` arrays (flash on a
+microcontroller). A result the plan gives its operand's offset is computed in place
+(SGD updates, element-wise kernels, reshapes). A target is a subclass that overrides
+attributes, not a copy.
+
+The int8 ops (`train.qconv2d`, `qlinear`, `qadd`, `qavg_pool2d`, `qglobal_avg_pool`,
+`quant.qcast` / `dcast`) call the always-inlined kernels of tcc_int8.h with constant
+shapes, so the C compiler specialises every layer. Their requantization constants
+are computed here, at compile time, with the functions the reference interpreter uses
+(runtime/quantized_ops.py: TFLite's QuantizeMultiplier for `rounding
+multiplier_shift`, the float64 effective scales for `float_scale`) and emitted as
+const tables next to the call.
 """
 
 from __future__ import annotations
@@ -17,8 +26,10 @@ from typing import Callable
 import numpy as np
 
 from ..._mlir import ir
-from ..._mlir.dialects import func
+from ..._mlir.dialects import func, quant
 from ...dialects import train
+from ...runtime import quantized_execution as qx
+from ...runtime import quantized_ops as qo
 from ..errors import UnsupportedError, format_location
 from ..source import find_function
 
@@ -109,6 +120,153 @@ def _float(value: float) -> str:
     return f"{np.float32(value)}f"  # numpy prints the shortest round-trip form
 
 
+# -- int8 ops (tcc_int8.h) ----------------------------------------------------
+
+INT32_TAPS_LIMIT = (1 << 31) // (255 * 128)
+"""Most taps per output whose sum of (x - z_x) * w products stays inside int32."""
+
+
+def _c_double(value: float) -> str:
+    """A C double literal that reads back as exactly this float64."""
+    return repr(float(value))
+
+
+def _c_ints(values) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+def _storage(op, value, what: str):
+    """The per-tensor quantized type of `value`, which must have int8 storage."""
+    element = qx.per_tensor(op, value, what)
+    if element.storage_type_integral_width != 8 or not element.is_signed:
+        raise UnsupportedError(f"'{op.name}': the C target stores quantized tensors as "
+                               f"int8, the {what} has {element}", format_location(op.location))
+    return element
+
+
+def _requant(op, x, y, w_scales) -> list[str]:
+    """Declarations of `rq` (tcc_q_requant) for an op with per-channel weight scales:
+    const tables of QuantizeMultiplier's (multiplier, shift) pairs, or of the float64
+    effective scales, computed as runtime/quantized_ops.py computes them."""
+    eff = qo.effective_scales(x.scale, w_scales, y.scale, len(w_scales))
+    tail = f"{x.zero_point}, {y.zero_point}, {y.storage_type_min}, {y.storage_type_max}"
+    count = len(w_scales)
+    if train.rounding_of(op) == "float_scale":
+        return [f"  static const double eff[{count}] = "
+                f"{{{', '.join(_c_double(e) for e in eff)}}};",
+                f"  const tcc_q_requant rq = {{NULL, NULL, eff, {tail}}};"]
+    pairs = [qo.quantize_multiplier(e) for e in eff]
+    return [f"  static const int32_t multiplier[{count}] = {{{_c_ints(m for m, _ in pairs)}}};",
+            f"  static const int32_t shift[{count}] = {{{_c_ints(s for _, s in pairs)}}};",
+            f"  const tcc_q_requant rq = {{multiplier, shift, NULL, {tail}}};"]
+
+
+def _check_taps(op, taps: int) -> None:
+    if taps > INT32_TAPS_LIMIT:
+        raise UnsupportedError(f"'{op.name}' sums {taps} products per output; the int8 "
+                               f"kernels accumulate at most {INT32_TAPS_LIMIT} in int32",
+                               format_location(op.location))
+
+
+def _qconv2d(op, a, r):
+    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
+    n, c, h, w = _dims(op.operands[0])
+    o, cg, kh, kw = _dims(op.operands[1])
+    oh, ow = _dims(op.results[0])[2:]
+    g = train.ConvGeometry.of(op)
+    _check_taps(op, cg * kh * kw)
+    if g.groups == c and cg == 1 and c > 1:
+        kernel = "tcc_q_depthwise_conv2d_s8_inline"
+    elif (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.groups == 1:
+        kernel = "tcc_q_pointwise_conv2d_s8_inline"
+    else:
+        kernel = "tcc_q_conv2d_s8_inline"
+    shape = _c_ints([n, c, h, w, o, kh, kw, oh, ow, *g.stride, *g.padding, *g.dilation,
+                     g.groups])
+    bias = a[2] if len(a) > 2 else "NULL"
+    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
+            [f"  const tcc_q_conv_shape s = {{{shape}}};",
+             f"  {kernel}({a[0]}, {a[1]}, {bias}, {r}, s, rq);", "}"])
+
+
+def _qlinear(op, a, r):
+    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
+    n, k = _dims(op.operands[0])
+    m = _dims(op.operands[1])[0]
+    _check_taps(op, k)
+    bias = a[2] if len(a) > 2 else "NULL"
+    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
+            [f"  tcc_q_linear_s8_inline({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {m}, rq);",
+             "}"])
+
+
+def _qadd(op, a, r):
+    qa, qb = _storage(op, op.operands[0], "lhs"), _storage(op, op.operands[1], "rhs")
+    y = _storage(op, op.results[0], "result")
+    if _dims(op.operands[0]) != _dims(op.results[0]) or \
+            _dims(op.operands[1]) != _dims(op.results[0]):
+        raise UnsupportedError(f"'{op.name}': the C target adds tensors of one shape only "
+                               "(no broadcasting)", format_location(op.location))
+    pairs = [(0, 0)] * 3
+    if train.rounding_of(op) == "multiplier_shift":
+        # TFLite's int8 ADD: both inputs rescaled to 2 * max(s_a, s_b) / 2**20.
+        twice_max = 2.0 * max(qa.scale, qb.scale)
+        try:
+            pairs = [qo.quantize_multiplier_smaller_than_one_exp(v) for v in (
+                qa.scale / twice_max, qb.scale / twice_max,
+                twice_max / ((1 << qo.ADD_LEFT_SHIFT) * y.scale))]
+        except ValueError as error:
+            raise UnsupportedError(f"'{op.name}': {error}",
+                                   format_location(op.location)) from None
+    fields = [qa.zero_point, qb.zero_point, y.zero_point, y.storage_type_min,
+              y.storage_type_max, *(v for pair in pairs for v in pair),
+              int(train.rounding_of(op) == "float_scale")]
+    scales = ", ".join(_c_double(v) for v in (qa.scale, qb.scale, y.scale))
+    return ["{", f"  const tcc_q_add_params p = {{{_c_ints(fields)}, {scales}}};",
+            f"  tcc_q_add_s8_inline({a[0]}, {a[1]}, {r}, {_size(op.results[0])}, p);", "}"]
+
+
+def _half_even(op) -> int:
+    """Pools round half to even under float_scale, half away from zero otherwise."""
+    return int(train.rounding_of(op) == "float_scale")
+
+
+def _qavg_pool2d(op, a, r):
+    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
+    n, c, h, w = _dims(op.operands[0])
+    oh, ow = _dims(op.results[0])[2:]
+    g = train.PoolGeometry.of(op)
+    fields = [n, c, h, w, oh, ow, *g.kernel, *g.stride, *g.padding,
+              int("count_include_pad" in op.attributes), x.zero_point, y.storage_type_min,
+              y.storage_type_max, _half_even(op)]
+    return ["{", f"  const tcc_q_pool_shape s = {{{_c_ints(fields)}}};",
+            f"  tcc_q_avg_pool2d_s8_inline({a[0]}, {r}, s);", "}"]
+
+
+def _qglobal_avg_pool(op, a, r):
+    _storage(op, op.operands[0], "input")
+    y = _storage(op, op.results[0], "result")
+    n, c, h, w = _dims(op.operands[0])
+    return [f"tcc_q_global_avg_pool_s8_inline({a[0]}, {r}, {n * c}, {h * w}, "
+            f"{y.storage_type_min}, {y.storage_type_max}, {_half_even(op)});"]
+
+
+def _dcast(op, a, r):
+    x = _storage(op, op.operands[0], "input")
+    if element_kind(op.results[0]) != "f32":
+        raise UnsupportedError(f"'{op.name}': the C target dequantizes to f32 only",
+                               format_location(op.location))
+    return [f"tcc_dequantize_s8_inline({a[0]}, {r}, {_size(op.results[0])}, "
+            f"{_c_double(x.scale)}, {x.zero_point});"]
+
+
+def _qcast(op, a, r):
+    y = _storage(op, op.results[0], "result")
+    return [f"tcc_quantize_s8_inline({a[0]}, {r}, {_size(op.results[0])}, "
+            f"{_c_double(y.scale)}, {y.zero_point}, {y.storage_type_min}, "
+            f"{y.storage_type_max});"]
+
+
 KERNELS: dict[str, Callable] = {
     "train.linear": _linear,
     "train.conv2d": _conv2d,
@@ -123,6 +281,13 @@ KERNELS: dict[str, Callable] = {
     "train.conv2d_grad_input": _conv2d_grad_input,
     "train.conv2d_grad_weight": _conv2d_grad_weight,
     "train.sgd": _sgd,
+    "train.qconv2d": _qconv2d,
+    "train.qlinear": _qlinear,
+    "train.qadd": _qadd,
+    "train.qavg_pool2d": _qavg_pool2d,
+    "train.qglobal_avg_pool": _qglobal_avg_pool,
+    "quant.dcast": _dcast,
+    "quant.qcast": _qcast,
 }
 
 # Ops whose result is their operand's bytes: no code where the plan gives both one
@@ -132,8 +297,27 @@ VIEWS = {"train.reshape"}
 # Optimizer updates: the kernel updates its first operand in place.
 UPDATES = {"train.sgd"}
 
-ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32"}
-"""Macros for a typed pointer at a byte offset of the arena, by element type."""
+C_TYPES = {"f32": "float", "i32": "int32_t", "i8": "int8_t"}
+"""The C type of each element kind the C target stores."""
+
+ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i8": "TCC_I8"}
+"""Macros for a typed pointer at a byte offset of the arena, by element kind."""
+
+ELEMENT_BYTES = {"f32": 4, "i32": 4, "i8": 1}
+
+
+def element_kind(value) -> str | None:
+    """"f32", "i32" or "i8" (a quantized type with int8 storage); None otherwise."""
+    element = ir.RankedTensorType(value.type).element_type
+    if isinstance(element, quant.QuantizedType):
+        signed = element.is_signed and element.storage_type_integral_width == 8
+        return "i8" if signed else None
+    text = str(element)
+    return text if text in C_TYPES else None
+
+
+def _bytes(value) -> int:
+    return _size(value) * ELEMENT_BYTES[element_kind(value)]
 
 
 class CRenderer:
@@ -142,49 +326,74 @@ class CRenderer:
     Storage follows the module's memory plan (`--plan-memory`; run here if the module
     has none): data inputs, labels, trainable parameters and intermediates live in
     one static byte arena at their planned offsets, frozen parameters in `const`
-    arrays (flash on a microcontroller).
+    arrays (flash on a microcontroller). Without a `step` function (step=None, or
+    none in the module) the project is inference only: `tcc_<name>_infer` takes one
+    pointer per data input of @forward. `name` names the files and the API
+    (`tcc_model_infer` for "model"), so several models can link into one program.
     """
 
     alignment = 16                # of the plan, when the renderer has to run it
     const_qualifier = "const"     # frozen parameters
     float_type = "float"
+    values_per_line = 24          # of the parameter tables
 
     def __init__(self, module: ir.Module, parameters: dict[int, np.ndarray],
-                 forward: str = "forward", step: str = "train_step"):
+                 forward: str = "forward", step: str | None = "train_step",
+                 name: str = "model"):
         self.module = module
         self.parameters = parameters
+        self.name = c_identifier(name)
+        self.api = f"tcc_{self.name}"
         self.forward = find_function(module, forward)
-        self.step = find_function(module, step)
+        self.step = find_function(module, step) if step is not None and \
+            _has_function(module, step) else None
         self._check_signature()
         self._ensure_plan()
 
+    @property
+    def functions(self) -> list[func.FuncOp]:
+        """The functions rendered: the step first (it defines the parameters' places)."""
+        return [f for f in (self.step, self.forward) if f is not None]
+
     def _check_signature(self) -> None:
-        data = [i for i in range(len(self.forward.entry_block.arguments))
-                if train.arg_role(self.forward, i) is None]
-        if len(data) != 1:
-            raise UnsupportedError(f"the C target needs exactly one data input in "
-                                   f"@{self.forward.sym_name.value}, found {len(data)}",
+        self.data_indices = [i for i in range(len(self.forward.entry_block.arguments))
+                             if train.arg_role(self.forward, i) is None]
+        if not self.data_indices or (self.step is not None and len(self.data_indices) != 1):
+            raise UnsupportedError(f"the C target needs {'exactly' if self.step else 'at least'}"
+                                   f" one data input in @{self.forward.sym_name.value}, "
+                                   f"found {len(self.data_indices)}",
                                    format_location(self.forward.location))
-        self.input_index = data[0]
+        self.input_index = self.data_indices[0]
         self.input_value = self.forward.entry_block.arguments[self.input_index]
-        for op in self.step.entry_block.operations:
-            if not isinstance(op, func.ReturnOp) and op.name not in KERNELS \
-                    and op.name not in VIEWS:
-                raise UnsupportedError(f"the C target has no kernel for '{op.name}'",
-                                       format_location(op.location))
-            for result in op.results:
-                element = str(ir.RankedTensorType(result.type).element_type)
-                if element != "f32":
-                    raise UnsupportedError(f"the C target supports f32 tensors only, "
-                                           f"'{op.name}' produces {element}",
+        for function in self.functions:
+            for arg in function.entry_block.arguments:
+                if element_kind(arg) is None:
+                    raise UnsupportedError(
+                        f"the C target cannot store {arg.type} (argument of "
+                        f"@{function.sym_name.value})", format_location(function.location))
+            for op in function.entry_block.operations:
+                if not isinstance(op, func.ReturnOp) and op.name not in KERNELS \
+                        and op.name not in VIEWS:
+                    raise UnsupportedError(f"the C target has no kernel for '{op.name}'",
                                            format_location(op.location))
+                for result in op.results:
+                    if element_kind(result) is None:
+                        raise UnsupportedError(
+                            f"the C target stores f32, i32 and int8 tensors, '{op.name}' "
+                            f"produces {ir.RankedTensorType(result.type).element_type}",
+                            format_location(op.location))
+                    if self.step is not None and element_kind(result) != "f32":
+                        raise UnsupportedError(
+                            f"the C target trains f32 models only, '{op.name}' produces "
+                            f"{ir.RankedTensorType(result.type).element_type}",
+                            format_location(op.location))
 
     def _ensure_plan(self) -> None:
         """Plans the functions the module has no plan for (the renderer itself never
         allocates)."""
         from ...passes.plan_memory import PlanMemory, is_planned
         attributes = self.module.operation.attributes
-        for function in (self.step, self.forward):
+        for function in self.functions:
             if not is_planned(self.module, function):
                 alignment = ir.IntegerAttr(attributes["train.arena_alignment"]).value \
                     if "train.arena_alignment" in attributes else self.alignment
@@ -193,10 +402,13 @@ class CRenderer:
         self.arena_bytes = max(ir.IntegerAttr(attributes["train.arena_size"]).value,
                                self.arena_alignment)
         self.param_offsets = {}       # offset -> symbol of a trainable parameter
-        for index in range(len(self.step.entry_block.arguments)):
-            offset = train.arg_attribute(self.step, index, "train.offset")
-            if offset is not None and train.arg_role(self.step, index) == "trainable":
+        self.param_kinds = {}         # symbol -> element kind
+        owner = self.functions[0]
+        for index, arg in enumerate(owner.entry_block.arguments):
+            offset = train.arg_attribute(owner, index, "train.offset")
+            if offset is not None and train.arg_role(owner, index) == "trainable":
                 self.param_offsets[ir.IntegerAttr(offset).value] = self.param_symbol(index)
+                self.param_kinds[self.param_symbol(index)] = element_kind(arg)
 
     @property
     def arena_alignment(self) -> int:
@@ -207,13 +419,18 @@ class CRenderer:
     def param_symbol(self, index: int) -> str:
         return f"tcc_param_{c_identifier(train.arg_name(self.forward, index))}"
 
+    def input_name(self, index: int) -> str:
+        """The C parameter of data argument `index` of @forward."""
+        if len(self.data_indices) == 1:
+            return "input"
+        return f"input_{c_identifier(train.arg_name(self.forward, index))}"
+
     def _arena(self, offset: int, value) -> str:
         """A value at `offset`: its parameter's name in the parameters' part of the
         arena (the parameter or its in-place update), else a typed pointer."""
         if offset in self.param_offsets:
             return self.param_offsets[offset]
-        element = str(ir.RankedTensorType(value.type).element_type)
-        return f"{ARENA_POINTERS[element]}({offset})"
+        return f"{ARENA_POINTERS[element_kind(value)]}({offset})"
 
     def _storage(self, function: func.FuncOp, data_names: dict[int, str]):
         """The C expression of every value's storage, from the plan; and the copies
@@ -227,7 +444,7 @@ class CRenderer:
                 if offset >= 0:
                     storage[arg] = self._arena(offset, arg)
                     prologue.append(f"memcpy(tcc_arena + {offset}, {data_names[index]}, "
-                                    f"{_size(arg) * 4});  /* {data_names[index]} */")
+                                    f"{_bytes(arg)});  /* {data_names[index]} */")
                 else:
                     storage[arg] = data_names[index]
             elif offset >= 0:
@@ -251,6 +468,13 @@ class CRenderer:
                         "target cannot fold it yet", format_location(op.location))
         return storage, prologue
 
+    @staticmethod
+    def _copy(source: str, target: str, value) -> str:
+        """C statement copying `value`'s elements from `source` to `target`."""
+        if element_kind(value) == "f32":
+            return f"tcc_copy_f32({source}, {target}, {_size(value)});"
+        return f"memmove({target}, {source}, {_bytes(value)});"
+
     def _render_ops(self, function: func.FuncOp, storage: dict) -> list[str]:
         lines = []
         for op in function.entry_block.operations:
@@ -260,12 +484,12 @@ class CRenderer:
             result = storage[op.results[0]]
             if op.name in VIEWS:
                 if result != args[0]:
-                    lines.append(f"tcc_copy_f32({args[0]}, {result}, {_size(op.results[0])});")
+                    lines.append(self._copy(args[0], result, op.results[0]))
                 continue
             lines.append(f"/* {op.name} at {format_location(op.location) or 'unknown'} */")
             if op.name in UPDATES and result != args[0]:
                 # Not in place: update a copy (written back when the step returns).
-                lines.append(f"tcc_copy_f32({args[0]}, {result}, {_size(op.results[0])});")
+                lines.append(self._copy(args[0], result, op.results[0]))
                 args[0] = result
             lines += KERNELS[op.name](op, args, result)
         return lines
@@ -277,20 +501,21 @@ class CRenderer:
         for position, value in enumerate(self._returned(function)):
             target = train.updated_arg(function, position)
             if target is not None and storage[value] != storage[args[target]]:
-                lines.append(f"tcc_copy_f32({storage[value]}, {storage[args[target]]}, "
-                             f"{_size(value)});")
+                lines.append(self._copy(storage[value], storage[args[target]], value))
         return lines
 
     # -- files --------------------------------------------------------------
 
     def render(self) -> dict[str, str]:
         self.infer_storage, infer_prologue = self._storage(
-            self.forward, {self.input_index: "input"})
-        labels_index = len(self.step.entry_block.arguments) - 1
-        self.step_storage, step_prologue = self._storage(
-            self.step, {self.input_index: "input", labels_index: "labels"})
-        self._check_shared_parameters()
-        return {"model.h": self._header(), "model.c": self._source(
+            self.forward, {i: self.input_name(i) for i in self.data_indices})
+        step_prologue = []
+        if self.step is not None:
+            labels_index = len(self.step.entry_block.arguments) - 1
+            self.step_storage, step_prologue = self._storage(
+                self.step, {self.input_index: "input", labels_index: "labels"})
+            self._check_shared_parameters()
+        return {f"{self.name}.h": self._header(), f"{self.name}.c": self._source(
             infer_prologue, step_prologue)}
 
     def _check_shared_parameters(self) -> None:
@@ -306,78 +531,115 @@ class CRenderer:
                                        f"different offsets in @{self.forward.sym_name.value}"
                                        f" and @{self.step.sym_name.value}; plan both again")
 
+    def _infer_signature(self) -> str:
+        args = self.forward.entry_block.arguments
+        inputs = [f"const {C_TYPES[element_kind(args[i])]} *{self.input_name(i)}"
+                  for i in self.data_indices]
+        output = self._returned(self.forward)[0]
+        return (f"void {self.api}_infer({', '.join(inputs)}, "
+                f"{C_TYPES[element_kind(output)]} *logits)")
+
     def _header(self) -> str:
-        batch, classes = _dims(self.forward.entry_block.operations[
-            len(self.forward.entry_block.operations) - 1].operands[0])
-        return "\n".join([
-            "/* Generated by tcc. API of the compiled model. */",
-            "#ifndef TCC_MODEL_H", "#define TCC_MODEL_H", "", "#include <stdint.h>", "",
-            f"#define TCC_BATCH {batch}               /* samples per step */",
-            f"#define TCC_INPUT_SIZE {_size(self.input_value)}  /* floats in one batch of input */",
-            f"#define TCC_NUM_CLASSES {classes}",
-            f"#define TCC_ARENA_BYTES {self.arena_bytes}", "",
-            "/* Restores the initial parameters. */",
-            "void tcc_model_init(void);",
-            "/* logits[TCC_BATCH * TCC_NUM_CLASSES] = forward(input). */",
-            "void tcc_model_infer(const float *input, float *logits);",
-            "/* One SGD step on (input, labels); returns the loss before the update. */",
-            "float tcc_model_train_step(const float *input, const int32_t *labels);",
-            "/* Trainable parameters, for reading or writing what the device learned. */",
-            "typedef struct { const char *name; float *data; int32_t size; } tcc_param;",
-            "int32_t tcc_model_num_params(void);",
-            "tcc_param tcc_model_param(int32_t index);", "",
-            "#endif", ""])
+        output = self._returned(self.forward)[0]
+        guard = f"TCC_{self.name.upper()}_H"
+        lines = ["/* Generated by tcc. API of the compiled model. */",
+                 f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", ""]
+        if len(_dims(output)) == 2:
+            batch, classes = _dims(output)
+            lines += [f"#define TCC_BATCH {batch}               /* samples per call */",
+                      f"#define TCC_NUM_CLASSES {classes}"]
+        if len(self.data_indices) == 1:
+            lines += [f"#define TCC_INPUT_SIZE {_size(self.input_value)}  /* elements in one "
+                      "batch of input */",
+                      f"typedef {C_TYPES[element_kind(self.input_value)]} tcc_input_t;"]
+        lines += [f"#define TCC_OUTPUT_SIZE {_size(output)}  /* elements of infer's output */",
+                  f"typedef {C_TYPES[element_kind(output)]} tcc_output_t;",
+                  f"#define TCC_ARENA_BYTES {self.arena_bytes}", "",
+                  "/* Restores the initial parameters. */",
+                  f"void {self.api}_init(void);",
+                  "/* logits[TCC_OUTPUT_SIZE] = forward(input). */",
+                  self._infer_signature() + ";"]
+        if self.step is not None:
+            lines += ["/* One SGD step on (input, labels); returns the loss before the "
+                      "update. */",
+                      f"float {self.api}_train_step(const float *input, "
+                      "const int32_t *labels);"]
+        lines += ["/* Trainable parameters, for reading or writing what the device learned. */",
+                  "typedef struct { const char *name; void *data; int32_t size; } tcc_param;",
+                  f"int32_t {self.api}_num_params(void);",
+                  f"tcc_param {self.api}_param(int32_t index);", "", "#endif", ""]
+        return "\n".join(lines)
+
+    def _parameter_table(self, index: int, trainable: bool) -> list[str]:
+        """The C array of parameter `index`'s initial values, in its storage type."""
+        array = self.parameters[index]
+        kind = element_kind(self.forward.entry_block.arguments[index])
+        values = np.asarray(array).astype({"f32": np.float32, "i32": np.int32,
+                                           "i8": np.int8}[kind]).ravel()
+        text = [_float(v) for v in values] if kind == "f32" else \
+            [str(v) for v in values.tolist()]
+        step = self.values_per_line
+        rows = [", ".join(text[i:i + step]) for i in range(0, len(text), step)]
+        symbol = self.param_symbol(index)
+        head = f"static const {C_TYPES[kind]} {symbol}_init" if trainable else \
+            f"static {self.const_qualifier} {C_TYPES[kind]} {symbol}"
+        if len(rows) <= 1:
+            return [f"{head}[{values.size}] = {{{''.join(rows)}}};"]
+        return [f"{head}[{values.size}] = {{"] + [f"  {row}," for row in rows] + ["};"]
 
     def _source(self, infer_prologue: list[str], step_prologue: list[str]) -> str:
         alignment = self.arena_alignment
-        lines = ["/* Generated by tcc: forward and training step over one static arena. */",
+        lines = [f"/* Generated by tcc: forward{' and training step' if self.step else ''}"
+                 " over one static arena. */",
                  "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "",
-                 '#include "model.h"', '#include "tcc_kernels.h"', "",
+                 f'#include "{self.name}.h"', '#include "tcc_kernels.h"',
+                 '#include "tcc_int8.h"', "",
                  "/* Inputs, labels, trainable parameters and every intermediate tensor, at",
                  "   the byte offsets of the memory plan (--plan-memory). */",
                  f"static uint8_t tcc_arena[TCC_ARENA_BYTES] "
                  f"__attribute__((aligned({alignment})));",
                  "#define TCC_F32(offset) ((float *)(tcc_arena + (offset)))",
-                 "#define TCC_I32(offset) ((int32_t *)(tcc_arena + (offset)))", ""]
+                 "#define TCC_I32(offset) ((int32_t *)(tcc_arena + (offset)))",
+                 "#define TCC_I8(offset) ((int8_t *)(tcc_arena + (offset)))", ""]
         trainable = [i for i in sorted(self.parameters)
                      if train.arg_role(self.forward, i) == "trainable"]
-        lines += [f"#define {symbol} TCC_F32({offset})"
+        lines += [f"#define {symbol} {ARENA_POINTERS[self.param_kinds[symbol]]}({offset})"
                   for offset, symbol in sorted(self.param_offsets.items())]
         for index in sorted(self.parameters):
-            values = self.parameters[index].astype(np.float32).ravel()
-            body = ", ".join(_float(v) for v in values)
-            if index in trainable:
-                lines.append(f"static const float {self.param_symbol(index)}_init"
-                             f"[{values.size}] = {{{body}}};")
-            else:
-                lines.append(f"static {self.const_qualifier} float {self.param_symbol(index)}"
-                             f"[{values.size}] = {{{body}}};")
-        lines += ["", "void tcc_model_init(void) {"]
+            lines += self._parameter_table(index, index in trainable)
+        lines += ["", f"void {self.api}_init(void) {{"]
         lines += [f"  memcpy({self.param_symbol(i)}, {self.param_symbol(i)}_init, "
                   f"sizeof {self.param_symbol(i)}_init);" for i in trainable]
-        lines += ["}", "", "void tcc_model_infer(const float *input, float *logits) {"]
+        lines += ["}", "", self._infer_signature() + " {"]
         lines += ["  " + line for line in infer_prologue]
         lines += ["  " + line for line in self._render_ops(self.forward, self.infer_storage)]
         logits = self._returned(self.forward)[0]
-        lines += [f"  tcc_copy_f32({self.infer_storage[logits]}, logits, {_size(logits)});",
-                  "}", ""]
-        lines += ["float tcc_model_train_step(const float *input, const int32_t *labels) {"]
-        lines += ["  " + line for line in step_prologue]
-        lines += ["  " + line for line in self._render_ops(self.step, self.step_storage)]
-        lines += ["  " + line for line in self._write_back(self.step, self.step_storage)]
-        loss = self._returned(self.step)[0]
-        lines += [f"  return {self.step_storage[loss]}[0];", "}", ""]
+        lines += ["  " + self._copy(self.infer_storage[logits], "logits", logits), "}", ""]
+        if self.step is not None:
+            lines += [f"float {self.api}_train_step(const float *input, "
+                      "const int32_t *labels) {"]
+            lines += ["  " + line for line in step_prologue]
+            lines += ["  " + line for line in self._render_ops(self.step, self.step_storage)]
+            lines += ["  " + line for line in self._write_back(self.step, self.step_storage)]
+            loss = self._returned(self.step)[0]
+            lines += [f"  return {self.step_storage[loss]}[0];", "}", ""]
         lines += ["static const tcc_param tcc_params[] = {"]
         lines += [f'  {{"{train.arg_name(self.forward, i)}", {self.param_symbol(i)}, '
                   f"{self.parameters[i].size}}}," for i in trainable]
         if not trainable:
             lines.append("  {NULL, NULL, 0},")
         lines += ["};", "",
-                  f"int32_t tcc_model_num_params(void) {{ return {len(trainable)}; }}", "",
-                  "tcc_param tcc_model_param(int32_t index) { return tcc_params[index]; }", ""]
+                  f"int32_t {self.api}_num_params(void) {{ return {len(trainable)}; }}", "",
+                  f"tcc_param {self.api}_param(int32_t index) {{ return tcc_params[index]; }}",
+                  ""]
         return "\n".join(lines)
 
     @staticmethod
     def _returned(function: func.FuncOp) -> list:
         ops = function.entry_block.operations
         return list(ops[len(ops) - 1].operands)
+
+
+def _has_function(module: ir.Module, name: str) -> bool:
+    return any(isinstance(op, func.FuncOp) and op.sym_name.value == name
+               for op in module.body.operations)

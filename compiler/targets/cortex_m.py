@@ -1,6 +1,6 @@
 """Cortex-M targets: a self-contained C project (model, kernels, start-up code,
-STM32F746 linker script, Makefile, training harness) built with
-arm-none-eabi-gcc and run under qemu."""
+STM32F746 linker script, Makefile, a training harness, or an inference harness for a
+model without a training step) built with arm-none-eabi-gcc and run under qemu."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from ..source import find_function
 from .c_renderer import CRenderer
 
 PROJECT_MARKER = ".tcc-project"
-RUNTIME_FILES = ["startup.c", "semihost.c", "semihost.h", "stm32f746.ld", "main.c"]
-KERNEL_FILES = ["tcc_kernels.c", "tcc_kernels.h"]
+RUNTIME_FILES = ["startup.c", "semihost.c", "semihost.h", "stm32f746.ld"]
+KERNEL_FILES = ["tcc_kernels.c", "tcc_kernels.h", "tcc_int8.c", "tcc_int8.h"]
+TRAIN_HARNESS = "main.c"          # trains on train_data.bin
+INFER_HARNESS = "infer_main.c"    # infer_input.bin -> infer_output.bin
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ TARGETS = {t.name: t for t in (CortexMTarget("cortex-m7", "cortex-m7"),
 
 
 class CortexMRenderer(CRenderer):
-    """The host C renderer as is: the kernels are portable C99."""
+    """The host C renderer as is: the kernels are portable C99; tcc_int8.h maps its
+    DSP seam (TCC_SMLAD, TCC_SXTB16) to the Armv7E-M intrinsics under TCC_USE_DSP."""
 
 
 def prepare_output_dir(out: Path) -> None:
@@ -59,11 +62,14 @@ def write_project(renderer: CRenderer, target: CortexMTarget, out: Path,
         files[name] = (runtime / name).read_text()
     for name in KERNEL_FILES:
         files[name] = (kernels / name).read_text()
+    harness = TRAIN_HARNESS if renderer.step is not None else INFER_HARNESS
+    files["main.c"] = (runtime / harness).read_text()
     files["Makefile"] = (runtime / "Makefile.in").read_text().replace(
         "CPU = cortex-m7", f"CPU = {target.cpu}", 1)
     if report is None:
+        step = renderer.step.sym_name.value if renderer.step is not None else None
         report = memory_report(renderer.module, renderer.parameters, target,
-                               renderer.forward.sym_name.value, renderer.step.sym_name.value)
+                               renderer.forward.sym_name.value, step)
     files.update(report_files.files(report))
     for name, text in sorted(files.items()):
         (out / name).write_text(text)
@@ -72,14 +78,15 @@ def write_project(renderer: CRenderer, target: CortexMTarget, out: Path,
 
 
 def memory_report(module, parameters: dict, target: CortexMTarget, forward: str = "forward",
-                  step: str = "train_step", model: str = "") -> dict:
+                  step: str | None = "train_step", model: str = "") -> dict:
     """The plan's report (compiler/memory_report.py) with the target's numbers."""
     function = find_function(module, forward)
     trainable = sum(a.nbytes for i, a in parameters.items()
                     if train.arg_role(function, i) == "trainable")
     frozen = sum(a.nbytes for i, a in parameters.items()
                  if train.arg_role(function, i) != "trainable")
+    functions = (step, forward) if step is not None else (forward,)
     return report_files.report(
-        module, (step, forward), model=model, target=target.name,
+        module, functions, model=model, target=target.name,
         trainable_parameter_bytes=trainable, frozen_parameter_bytes=frozen,
         ram_bytes=target.ram_bytes)

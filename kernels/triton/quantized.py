@@ -249,7 +249,7 @@ def _channel_params(x_scale: float, w_scales: tuple, y_scale: float, count: int,
     eff = s_x * s_w[o] / s_y (float64, exactly as quantized_ops computes it),
     multiplier_shift the int32 multiplier and shift of each eff from
     quantized_ops.quantize_multiplier; the slots a mode does not read repeat a tensor."""
-    eff = quantized_ops._eff(x_scale, np.array(w_scales), y_scale, count)
+    eff = quantized_ops.effective_scales(x_scale, np.array(w_scales), y_scale, count)
     if rounding == "float_scale":
         tensor_eff = torch.from_numpy(eff).to(device)
         return tensor_eff, tensor_eff, tensor_eff
@@ -355,10 +355,10 @@ FUSED: dict = {}
 def _linear_kwargs(op) -> dict:
     """qlinear's keywords from a train.qlinear op (its operand and result types)."""
     from ...runtime import quantized_execution as qe
-    x = qe._per_tensor(op, op.operands[0], "input")
-    y = qe._per_tensor(op, op.results[0], "result")
+    x = qe.per_tensor(op, op.operands[0], "input")
+    y = qe.per_tensor(op, op.results[0], "result")
     return dict(x_scale=x.scale, x_zp=x.zero_point,
-                w_scales=qe._weight_scales(op, op.operands[1]), y_scale=y.scale,
+                w_scales=qe.weight_scales(op, op.operands[1]), y_scale=y.scale,
                 y_zp=y.zero_point, **qe._range(y), rounding=qe._rounding(op))
 
 

@@ -1,0 +1,49 @@
+/*
+ * tcc_int8.c - out-of-line versions of the int8 kernels of tcc_int8.h, for
+ * code that calls them with shapes known only at run time (one copy of each
+ * loop nest instead of one specialised copy per call).
+ */
+#include "tcc_int8.h"
+
+void tcc_q_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
+                     tcc_q_conv_shape s, tcc_q_requant rq) {
+  tcc_q_conv2d_s8_inline(x, w, bias, y, s, rq);
+}
+
+void tcc_q_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
+                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq) {
+  tcc_q_depthwise_conv2d_s8_inline(x, w, bias, y, s, rq);
+}
+
+void tcc_q_pointwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
+                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq) {
+  tcc_q_pointwise_conv2d_s8_inline(x, w, bias, y, s, rq);
+}
+
+void tcc_q_linear_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
+                     int32_t n, int32_t k, int32_t m, tcc_q_requant rq) {
+  tcc_q_linear_s8_inline(x, w, bias, y, n, k, m, rq);
+}
+
+void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,
+                  tcc_q_add_params p) {
+  tcc_q_add_s8_inline(a, b, y, size, p);
+}
+
+void tcc_q_avg_pool2d_s8(const int8_t *x, int8_t *y, tcc_q_pool_shape s) {
+  tcc_q_avg_pool2d_s8_inline(x, y, s);
+}
+
+void tcc_q_global_avg_pool_s8(const int8_t *x, int8_t *y, int32_t nc, int32_t hw,
+                              int32_t qmin, int32_t qmax, int32_t half_even) {
+  tcc_q_global_avg_pool_s8_inline(x, y, nc, hw, qmin, qmax, half_even);
+}
+
+void tcc_dequantize_s8(const int8_t *x, float *y, int32_t size, double scale, int32_t zp) {
+  tcc_dequantize_s8_inline(x, y, size, scale, zp);
+}
+
+void tcc_quantize_s8(const float *x, int8_t *y, int32_t size, double scale, int32_t zp,
+                     int32_t qmin, int32_t qmax) {
+  tcc_quantize_s8_inline(x, y, size, scale, zp, qmin, qmax);
+}
