@@ -1,109 +1,80 @@
 """Renders a model (its `forward` function, and `train_step` when it has one) as C.
 
 Every op becomes one call into the C kernel library (`kernels/c`: fp32 kernels in
-tcc_kernels.h, int8 kernels in tcc_int8.h), chosen from the `KERNELS` table. Tensors
-live where the module's memory plan (`--plan-memory`) puts them: inputs, labels,
-trainable parameters and intermediates in one static arena at their planned offsets
-(int8 storage for quantized tensors), frozen parameters in `const` arrays (flash on a
-microcontroller). A result the plan gives its operand's offset is computed in place
-(SGD updates, element-wise kernels, reshapes). A target is a subclass that overrides
-attributes, not a copy.
-
-The int8 ops (`train.qconv2d`, `qlinear`, `qadd`, `qavg_pool2d`, `qglobal_avg_pool`,
-`quant.qcast` / `dcast`) call the always-inlined kernels of tcc_int8.h with constant
-shapes, so the C compiler specialises every layer. Their requantization constants
-are computed here, at compile time, with the functions the reference interpreter uses
-(runtime/quantized_ops.py: TFLite's QuantizeMultiplier for `rounding
-multiplier_shift`, the float64 effective scales for `float_scale`) and emitted as
-const tables next to the call.
+tcc_kernels.h, int8 kernels in tcc_int8.h), chosen from the `KERNELS` table (the int8
+entries live in c_int8_ops.py). Tensors live where the module's memory plan
+(`--plan-memory`) puts them: inputs, labels, trainable parameters and intermediates in
+one static arena at their planned offsets (int8 storage for quantized tensors), frozen
+parameters in `const` arrays (flash on a microcontroller). A result the plan gives its
+operand's offset is computed in place (SGD updates, element-wise kernels, reshapes).
+A target is a subclass that overrides attributes, not a copy.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import numpy as np
 
 from ..._mlir import ir
-from ..._mlir.dialects import func, quant
+from ..._mlir.dialects import func
 from ...dialects import train
-from ...runtime import quantized_execution as qx
-from ...runtime import quantized_ops as qo
 from ..errors import UnsupportedError, format_location
 from ..source import find_function
-
-
-def c_identifier(name: str) -> str:
-    return re.sub(r"\W", "_", name).strip("_") or "param"
-
-
-def _dims(value) -> list[int]:
-    return train.shape_of(value)
-
-
-def _size(value) -> int:
-    return int(np.prod(_dims(value), dtype=np.int64))
-
-
-def _conv_params(op, x_shape, w_shape, y_shape) -> str:
-    g = train.ConvGeometry.of(op)
-    n, c, h, w = x_shape
-    o, _, kh, kw = w_shape
-    return ("{" + ", ".join(map(str, [n, c, h, w, o, kh, kw, y_shape[2], y_shape[3],
-                                       g.stride[0], g.stride[1], g.padding[0], g.padding[1],
-                                       g.dilation[0], g.dilation[1], g.groups])) + "}")
+from .c_expressions import (C_TYPES, c_float, c_identifier, conv_params, dims,
+                            element_kind, size)
+from .c_int8_ops import INT8_KERNELS
 
 
 # Each entry renders one op as C statements from its operand and result expressions.
 def _linear(op, a, r):
-    n, k = _dims(op.operands[0])
+    n, k = dims(op.operands[0])
     bias = a[2] if len(a) > 2 else "NULL"
-    return [f"tcc_linear_f32({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {_dims(op.operands[1])[0]});"]
+    return [f"tcc_linear_f32({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {dims(op.operands[1])[0]});"]
 
 
 def _conv2d(op, a, r):
-    p = _conv_params(op, _dims(op.operands[0]), _dims(op.operands[1]), _dims(op.results[0]))
+    p = conv_params(op, dims(op.operands[0]), dims(op.operands[1]), dims(op.results[0]))
     bias = a[2] if len(a) > 2 else "NULL"
     return ["{", f"  static const tcc_conv2d_params p = {p};",
             f"  tcc_conv2d_f32({a[0]}, {a[1]}, {bias}, {r}, &p);", "}"]
 
 
 def _conv2d_grad_input(op, a, r):
-    p = _conv_params(op, _dims(op.results[0]), _dims(op.operands[1]), _dims(op.operands[0]))
+    p = conv_params(op, dims(op.results[0]), dims(op.operands[1]), dims(op.operands[0]))
     return ["{", f"  static const tcc_conv2d_params p = {p};",
             f"  tcc_conv2d_grad_input_f32({a[0]}, {a[1]}, {r}, &p);", "}"]
 
 
 def _conv2d_grad_weight(op, a, r):
-    p = _conv_params(op, _dims(op.operands[1]), _dims(op.results[0]), _dims(op.operands[0]))
+    p = conv_params(op, dims(op.operands[1]), dims(op.results[0]), dims(op.operands[0]))
     return ["{", f"  static const tcc_conv2d_params p = {p};",
             f"  tcc_conv2d_grad_weight_f32({a[0]}, {a[1]}, {r}, &p);", "}"]
 
 
 def _linear_grad(kernel):
     def render(op, a, r):
-        n, m = _dims(op.operands[0])
-        k = _dims(op.results[0])[1]
+        n, m = dims(op.operands[0])
+        k = dims(op.results[0])[1]
         return [f"{kernel}({a[0]}, {a[1]}, {r}, {n}, {k}, {m});"]
     return render
 
 
 def _bias_grad(op, a, r):
-    shape = _dims(op.operands[0])
+    shape = dims(op.operands[0])
     inner = int(np.prod(shape[2:], dtype=np.int64))
     return [f"tcc_bias_grad_f32({a[0]}, {r}, {shape[0]}, {shape[1]}, {inner});"]
 
 
 def _elementwise(kernel):
     def render(op, a, r):
-        return [f"{kernel}({', '.join(a)}, {r}, {_size(op.results[0])});"]
+        return [f"{kernel}({', '.join(a)}, {r}, {size(op.results[0])});"]
     return render
 
 
 def _cross_entropy(kernel):
     def render(op, a, r):
-        n, c = _dims(op.operands[0])
+        n, c = dims(op.operands[0])
         return [f"{kernel}({a[0]}, {a[1]}, {r}, {n}, {c});"]
     return render
 
@@ -111,160 +82,8 @@ def _cross_entropy(kernel):
 def _sgd(op, a, r):
     lr = ir.FloatAttr(op.attributes["lr"]).value
     wd = ir.FloatAttr(op.attributes["weight_decay"]).value
-    return [f"tcc_sgd_f32({a[0]}, {a[1]}, {_float(lr)}, {_float(wd)}, "
-            f"{_size(op.results[0])});"]
-
-
-def _float(value: float) -> str:
-    """A C float literal that reads back as exactly this float32."""
-    return f"{np.float32(value)}f"  # numpy prints the shortest round-trip form
-
-
-# -- int8 ops (tcc_int8.h) ----------------------------------------------------
-
-INT32_TAPS_LIMIT = (1 << 31) // (255 * 128)
-"""Most taps per output whose sum of (x - z_x) * w products stays inside int32."""
-
-
-def _c_double(value: float) -> str:
-    """A C double literal that reads back as exactly this float64."""
-    return repr(float(value))
-
-
-def _c_ints(values) -> str:
-    return ", ".join(str(int(v)) for v in values)
-
-
-def _storage(op, value, what: str):
-    """The per-tensor quantized type of `value`, which must have int8 storage."""
-    element = qx.per_tensor(op, value, what)
-    if element.storage_type_integral_width != 8 or not element.is_signed:
-        raise UnsupportedError(f"'{op.name}': the C target stores quantized tensors as "
-                               f"int8, the {what} has {element}", format_location(op.location))
-    return element
-
-
-def _requant(op, x, y, w_scales) -> list[str]:
-    """Declarations of `rq` (tcc_q_requant) for an op with per-channel weight scales:
-    const tables of QuantizeMultiplier's (multiplier, shift) pairs, or of the float64
-    effective scales, computed as runtime/quantized_ops.py computes them."""
-    eff = qo.effective_scales(x.scale, w_scales, y.scale, len(w_scales))
-    tail = f"{x.zero_point}, {y.zero_point}, {y.storage_type_min}, {y.storage_type_max}"
-    count = len(w_scales)
-    if train.rounding_of(op) == "float_scale":
-        return [f"  static const double eff[{count}] = "
-                f"{{{', '.join(_c_double(e) for e in eff)}}};",
-                f"  const tcc_q_requant rq = {{NULL, NULL, eff, {tail}}};"]
-    pairs = [qo.quantize_multiplier(e) for e in eff]
-    return [f"  static const int32_t multiplier[{count}] = {{{_c_ints(m for m, _ in pairs)}}};",
-            f"  static const int32_t shift[{count}] = {{{_c_ints(s for _, s in pairs)}}};",
-            f"  const tcc_q_requant rq = {{multiplier, shift, NULL, {tail}}};"]
-
-
-def _check_taps(op, taps: int) -> None:
-    if taps > INT32_TAPS_LIMIT:
-        raise UnsupportedError(f"'{op.name}' sums {taps} products per output; the int8 "
-                               f"kernels accumulate at most {INT32_TAPS_LIMIT} in int32",
-                               format_location(op.location))
-
-
-def _qconv2d(op, a, r):
-    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
-    n, c, h, w = _dims(op.operands[0])
-    o, cg, kh, kw = _dims(op.operands[1])
-    oh, ow = _dims(op.results[0])[2:]
-    g = train.ConvGeometry.of(op)
-    _check_taps(op, cg * kh * kw)
-    if g.groups == c and cg == 1 and c > 1:
-        kernel = "tcc_q_depthwise_conv2d_s8_inline"
-    elif (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.groups == 1:
-        kernel = "tcc_q_pointwise_conv2d_s8_inline"
-    else:
-        kernel = "tcc_q_conv2d_s8_inline"
-    shape = _c_ints([n, c, h, w, o, kh, kw, oh, ow, *g.stride, *g.padding, *g.dilation,
-                     g.groups])
-    bias = a[2] if len(a) > 2 else "NULL"
-    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
-            [f"  const tcc_q_conv_shape s = {{{shape}}};",
-             f"  {kernel}({a[0]}, {a[1]}, {bias}, {r}, s, rq);", "}"])
-
-
-def _qlinear(op, a, r):
-    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
-    n, k = _dims(op.operands[0])
-    m = _dims(op.operands[1])[0]
-    _check_taps(op, k)
-    bias = a[2] if len(a) > 2 else "NULL"
-    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
-            [f"  tcc_q_linear_s8_inline({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {m}, rq);",
-             "}"])
-
-
-def _qadd(op, a, r):
-    qa, qb = _storage(op, op.operands[0], "lhs"), _storage(op, op.operands[1], "rhs")
-    y = _storage(op, op.results[0], "result")
-    if _dims(op.operands[0]) != _dims(op.results[0]) or \
-            _dims(op.operands[1]) != _dims(op.results[0]):
-        raise UnsupportedError(f"'{op.name}': the C target adds tensors of one shape only "
-                               "(no broadcasting)", format_location(op.location))
-    pairs = [(0, 0)] * 3
-    if train.rounding_of(op) == "multiplier_shift":
-        # TFLite's int8 ADD: both inputs rescaled to 2 * max(s_a, s_b) / 2**20.
-        twice_max = 2.0 * max(qa.scale, qb.scale)
-        try:
-            pairs = [qo.quantize_multiplier_smaller_than_one_exp(v) for v in (
-                qa.scale / twice_max, qb.scale / twice_max,
-                twice_max / ((1 << qo.ADD_LEFT_SHIFT) * y.scale))]
-        except ValueError as error:
-            raise UnsupportedError(f"'{op.name}': {error}",
-                                   format_location(op.location)) from None
-    fields = [qa.zero_point, qb.zero_point, y.zero_point, y.storage_type_min,
-              y.storage_type_max, *(v for pair in pairs for v in pair),
-              int(train.rounding_of(op) == "float_scale")]
-    scales = ", ".join(_c_double(v) for v in (qa.scale, qb.scale, y.scale))
-    return ["{", f"  const tcc_q_add_params p = {{{_c_ints(fields)}, {scales}}};",
-            f"  tcc_q_add_s8_inline({a[0]}, {a[1]}, {r}, {_size(op.results[0])}, p);", "}"]
-
-
-def _half_even(op) -> int:
-    """Pools round half to even under float_scale, half away from zero otherwise."""
-    return int(train.rounding_of(op) == "float_scale")
-
-
-def _qavg_pool2d(op, a, r):
-    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
-    n, c, h, w = _dims(op.operands[0])
-    oh, ow = _dims(op.results[0])[2:]
-    g = train.PoolGeometry.of(op)
-    fields = [n, c, h, w, oh, ow, *g.kernel, *g.stride, *g.padding,
-              int("count_include_pad" in op.attributes), x.zero_point, y.storage_type_min,
-              y.storage_type_max, _half_even(op)]
-    return ["{", f"  const tcc_q_pool_shape s = {{{_c_ints(fields)}}};",
-            f"  tcc_q_avg_pool2d_s8_inline({a[0]}, {r}, s);", "}"]
-
-
-def _qglobal_avg_pool(op, a, r):
-    _storage(op, op.operands[0], "input")
-    y = _storage(op, op.results[0], "result")
-    n, c, h, w = _dims(op.operands[0])
-    return [f"tcc_q_global_avg_pool_s8_inline({a[0]}, {r}, {n * c}, {h * w}, "
-            f"{y.storage_type_min}, {y.storage_type_max}, {_half_even(op)});"]
-
-
-def _dcast(op, a, r):
-    x = _storage(op, op.operands[0], "input")
-    if element_kind(op.results[0]) != "f32":
-        raise UnsupportedError(f"'{op.name}': the C target dequantizes to f32 only",
-                               format_location(op.location))
-    return [f"tcc_dequantize_s8_inline({a[0]}, {r}, {_size(op.results[0])}, "
-            f"{_c_double(x.scale)}, {x.zero_point});"]
-
-
-def _qcast(op, a, r):
-    y = _storage(op, op.results[0], "result")
-    return [f"tcc_quantize_s8_inline({a[0]}, {r}, {_size(op.results[0])}, "
-            f"{_c_double(y.scale)}, {y.zero_point}, {y.storage_type_min}, "
-            f"{y.storage_type_max});"]
+    return [f"tcc_sgd_f32({a[0]}, {a[1]}, {c_float(lr)}, {c_float(wd)}, "
+            f"{size(op.results[0])});"]
 
 
 KERNELS: dict[str, Callable] = {
@@ -281,13 +100,7 @@ KERNELS: dict[str, Callable] = {
     "train.conv2d_grad_input": _conv2d_grad_input,
     "train.conv2d_grad_weight": _conv2d_grad_weight,
     "train.sgd": _sgd,
-    "train.qconv2d": _qconv2d,
-    "train.qlinear": _qlinear,
-    "train.qadd": _qadd,
-    "train.qavg_pool2d": _qavg_pool2d,
-    "train.qglobal_avg_pool": _qglobal_avg_pool,
-    "quant.dcast": _dcast,
-    "quant.qcast": _qcast,
+    **INT8_KERNELS,
 }
 
 # Ops whose result is their operand's bytes: no code where the plan gives both one
@@ -297,8 +110,6 @@ VIEWS = {"train.reshape"}
 # Optimizer updates: the kernel updates its first operand in place.
 UPDATES = {"train.sgd"}
 
-C_TYPES = {"f32": "float", "i32": "int32_t", "i8": "int8_t"}
-"""The C type of each element kind the C target stores."""
 
 ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i8": "TCC_I8"}
 """Macros for a typed pointer at a byte offset of the arena, by element kind."""
@@ -306,18 +117,10 @@ ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i8": "TCC_I8"}
 ELEMENT_BYTES = {"f32": 4, "i32": 4, "i8": 1}
 
 
-def element_kind(value) -> str | None:
-    """"f32", "i32" or "i8" (a quantized type with int8 storage); None otherwise."""
-    element = ir.RankedTensorType(value.type).element_type
-    if isinstance(element, quant.QuantizedType):
-        signed = element.is_signed and element.storage_type_integral_width == 8
-        return "i8" if signed else None
-    text = str(element)
-    return text if text in C_TYPES else None
 
 
 def _bytes(value) -> int:
-    return _size(value) * ELEMENT_BYTES[element_kind(value)]
+    return size(value) * ELEMENT_BYTES[element_kind(value)]
 
 
 class CRenderer:
@@ -472,7 +275,7 @@ class CRenderer:
     def _copy(source: str, target: str, value) -> str:
         """C statement copying `value`'s elements from `source` to `target`."""
         if element_kind(value) == "f32":
-            return f"tcc_copy_f32({source}, {target}, {_size(value)});"
+            return f"tcc_copy_f32({source}, {target}, {size(value)});"
         return f"memmove({target}, {source}, {_bytes(value)});"
 
     def _render_ops(self, function: func.FuncOp, storage: dict) -> list[str]:
@@ -544,15 +347,15 @@ class CRenderer:
         guard = f"TCC_{self.name.upper()}_H"
         lines = ["/* Generated by tcc. API of the compiled model. */",
                  f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", ""]
-        if len(_dims(output)) == 2:
-            batch, classes = _dims(output)
+        if len(dims(output)) == 2:
+            batch, classes = dims(output)
             lines += [f"#define TCC_BATCH {batch}               /* samples per call */",
                       f"#define TCC_NUM_CLASSES {classes}"]
         if len(self.data_indices) == 1:
-            lines += [f"#define TCC_INPUT_SIZE {_size(self.input_value)}  /* elements in one "
+            lines += [f"#define TCC_INPUT_SIZE {size(self.input_value)}  /* elements in one "
                       "batch of input */",
                       f"typedef {C_TYPES[element_kind(self.input_value)]} tcc_input_t;"]
-        lines += [f"#define TCC_OUTPUT_SIZE {_size(output)}  /* elements of infer's output */",
+        lines += [f"#define TCC_OUTPUT_SIZE {size(output)}  /* elements of infer's output */",
                   f"typedef {C_TYPES[element_kind(output)]} tcc_output_t;",
                   f"#define TCC_ARENA_BYTES {self.arena_bytes}", "",
                   "/* Restores the initial parameters. */",
@@ -576,7 +379,7 @@ class CRenderer:
         kind = element_kind(self.forward.entry_block.arguments[index])
         values = np.asarray(array).astype({"f32": np.float32, "i32": np.int32,
                                            "i8": np.int8}[kind]).ravel()
-        text = [_float(v) for v in values] if kind == "f32" else \
+        text = [c_float(v) for v in values] if kind == "f32" else \
             [str(v) for v in values.tolist()]
         step = self.values_per_line
         rows = [", ".join(text[i:i + step]) for i in range(0, len(text), step)]

@@ -1,0 +1,166 @@
+"""The C renderer's int8 ops: `train.qconv2d`, `qlinear`, `qadd`, `qavg_pool2d`,
+`qglobal_avg_pool` and `quant.qcast` / `dcast` as calls of the always-inlined kernels of
+kernels/c/tcc_int8.h with constant shapes, so the C compiler specialises every layer.
+
+Requantization constants are computed here, at compile time, with the functions the
+reference interpreter uses (runtime/quantized_ops.py: TFLite's QuantizeMultiplier for
+`rounding multiplier_shift`, the float64 effective scales for `float_scale`) and
+emitted as const tables next to the call.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ...runtime import quantized_execution as qx
+from ...runtime import quantized_ops as qo
+from ..errors import UnsupportedError, format_location
+from ...dialects import train
+from .c_expressions import c_double, c_ints, dims, element_kind, size
+
+INT32_TAPS_LIMIT = (1 << 31) // (255 * 128)
+"""Most taps per output whose sum of (x - z_x) * w products stays inside int32."""
+
+
+
+def _storage(op, value, what: str):
+    """The per-tensor quantized type of `value`, which must have int8 storage."""
+    element = qx.per_tensor(op, value, what)
+    if element.storage_type_integral_width != 8 or not element.is_signed:
+        raise UnsupportedError(f"'{op.name}': the C target stores quantized tensors as "
+                               f"int8, the {what} has {element}", format_location(op.location))
+    return element
+
+
+def _requant(op, x, y, w_scales) -> list[str]:
+    """Declarations of `rq` (tcc_q_requant) for an op with per-channel weight scales:
+    const tables of QuantizeMultiplier's (multiplier, shift) pairs, or of the float64
+    effective scales, computed as runtime/quantized_ops.py computes them."""
+    eff = qo.effective_scales(x.scale, w_scales, y.scale, len(w_scales))
+    tail = f"{x.zero_point}, {y.zero_point}, {y.storage_type_min}, {y.storage_type_max}"
+    count = len(w_scales)
+    if train.rounding_of(op) == "float_scale":
+        return [f"  static const double eff[{count}] = "
+                f"{{{', '.join(c_double(e) for e in eff)}}};",
+                f"  const tcc_q_requant rq = {{NULL, NULL, eff, {tail}}};"]
+    pairs = [qo.quantize_multiplier(e) for e in eff]
+    return [f"  static const int32_t multiplier[{count}] = {{{c_ints(m for m, _ in pairs)}}};",
+            f"  static const int32_t shift[{count}] = {{{c_ints(s for _, s in pairs)}}};",
+            f"  const tcc_q_requant rq = {{multiplier, shift, NULL, {tail}}};"]
+
+
+def _check_taps(op, taps: int) -> None:
+    if taps > INT32_TAPS_LIMIT:
+        raise UnsupportedError(f"'{op.name}' sums {taps} products per output; the int8 "
+                               f"kernels accumulate at most {INT32_TAPS_LIMIT} in int32",
+                               format_location(op.location))
+
+
+def _qconv2d(op, a, r):
+    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
+    n, c, h, w = dims(op.operands[0])
+    o, cg, kh, kw = dims(op.operands[1])
+    oh, ow = dims(op.results[0])[2:]
+    g = train.ConvGeometry.of(op)
+    _check_taps(op, cg * kh * kw)
+    if g.groups == c and cg == 1 and c > 1:
+        kernel = "tcc_q_depthwise_conv2d_s8_inline"
+    elif (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.groups == 1:
+        kernel = "tcc_q_pointwise_conv2d_s8_inline"
+    else:
+        kernel = "tcc_q_conv2d_s8_inline"
+    shape = c_ints([n, c, h, w, o, kh, kw, oh, ow, *g.stride, *g.padding, *g.dilation,
+                     g.groups])
+    bias = a[2] if len(a) > 2 else "NULL"
+    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
+            [f"  const tcc_q_conv_shape s = {{{shape}}};",
+             f"  {kernel}({a[0]}, {a[1]}, {bias}, {r}, s, rq);", "}"])
+
+
+def _qlinear(op, a, r):
+    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
+    n, k = dims(op.operands[0])
+    m = dims(op.operands[1])[0]
+    _check_taps(op, k)
+    bias = a[2] if len(a) > 2 else "NULL"
+    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
+            [f"  tcc_q_linear_s8_inline({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {m}, rq);",
+             "}"])
+
+
+def _qadd(op, a, r):
+    qa, qb = _storage(op, op.operands[0], "lhs"), _storage(op, op.operands[1], "rhs")
+    y = _storage(op, op.results[0], "result")
+    if dims(op.operands[0]) != dims(op.results[0]) or \
+            dims(op.operands[1]) != dims(op.results[0]):
+        raise UnsupportedError(f"'{op.name}': the C target adds tensors of one shape only "
+                               "(no broadcasting)", format_location(op.location))
+    pairs = [(0, 0)] * 3
+    if train.rounding_of(op) == "multiplier_shift":
+        # TFLite's int8 ADD: both inputs rescaled to 2 * max(s_a, s_b) / 2**20.
+        twice_max = 2.0 * max(qa.scale, qb.scale)
+        try:
+            pairs = [qo.quantize_multiplier_smaller_than_one_exp(v) for v in (
+                qa.scale / twice_max, qb.scale / twice_max,
+                twice_max / ((1 << qo.ADD_LEFT_SHIFT) * y.scale))]
+        except ValueError as error:
+            raise UnsupportedError(f"'{op.name}': {error}",
+                                   format_location(op.location)) from None
+    fields = [qa.zero_point, qb.zero_point, y.zero_point, y.storage_type_min,
+              y.storage_type_max, *(v for pair in pairs for v in pair),
+              int(train.rounding_of(op) == "float_scale")]
+    scales = ", ".join(c_double(v) for v in (qa.scale, qb.scale, y.scale))
+    return ["{", f"  const tcc_q_add_params p = {{{c_ints(fields)}, {scales}}};",
+            f"  tcc_q_add_s8_inline({a[0]}, {a[1]}, {r}, {size(op.results[0])}, p);", "}"]
+
+
+def _half_even(op) -> int:
+    """Pools round half to even under float_scale, half away from zero otherwise."""
+    return int(train.rounding_of(op) == "float_scale")
+
+
+def _qavg_pool2d(op, a, r):
+    x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
+    n, c, h, w = dims(op.operands[0])
+    oh, ow = dims(op.results[0])[2:]
+    g = train.PoolGeometry.of(op)
+    fields = [n, c, h, w, oh, ow, *g.kernel, *g.stride, *g.padding,
+              int("count_include_pad" in op.attributes), x.zero_point, y.storage_type_min,
+              y.storage_type_max, _half_even(op)]
+    return ["{", f"  const tcc_q_pool_shape s = {{{c_ints(fields)}}};",
+            f"  tcc_q_avg_pool2d_s8_inline({a[0]}, {r}, s);", "}"]
+
+
+def _qglobal_avg_pool(op, a, r):
+    _storage(op, op.operands[0], "input")
+    y = _storage(op, op.results[0], "result")
+    n, c, h, w = dims(op.operands[0])
+    return [f"tcc_q_global_avg_pool_s8_inline({a[0]}, {r}, {n * c}, {h * w}, "
+            f"{y.storage_type_min}, {y.storage_type_max}, {_half_even(op)});"]
+
+
+def _dcast(op, a, r):
+    x = _storage(op, op.operands[0], "input")
+    if element_kind(op.results[0]) != "f32":
+        raise UnsupportedError(f"'{op.name}': the C target dequantizes to f32 only",
+                               format_location(op.location))
+    return [f"tcc_dequantize_s8_inline({a[0]}, {r}, {size(op.results[0])}, "
+            f"{c_double(x.scale)}, {x.zero_point});"]
+
+
+def _qcast(op, a, r):
+    y = _storage(op, op.results[0], "result")
+    return [f"tcc_quantize_s8_inline({a[0]}, {r}, {size(op.results[0])}, "
+            f"{c_double(y.scale)}, {y.zero_point}, {y.storage_type_min}, "
+            f"{y.storage_type_max});"]
+
+
+INT8_KERNELS: dict[str, Callable] = {
+    "train.qconv2d": _qconv2d,
+    "train.qlinear": _qlinear,
+    "train.qadd": _qadd,
+    "train.qavg_pool2d": _qavg_pool2d,
+    "train.qglobal_avg_pool": _qglobal_avg_pool,
+    "quant.dcast": _dcast,
+    "quant.qcast": _qcast,
+}
