@@ -13,4 +13,7 @@ def __getattr__(name):
     if name == "compile":
         from .compiler.api import compile
         return compile
+    if name == "compile_train_step":
+        from .compiler.train_step import compile_train_step
+        return compile_train_step
     raise AttributeError(f"module 'tcc' has no attribute '{name}'")

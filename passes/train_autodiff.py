@@ -36,8 +36,9 @@ from ..compiler.schemes import (apply_scheme, arg_channels, bias_consumer, chann
                                 check_trainable, is_quantized_type, layer_of, load_scheme,
                                 weight_consumer)
 from ..dialects import train
-from .gradient_rules import GRADIENTS, LOSSES
+from .gradient_rules import LOSSES
 from .train_prune import MOMENTUM_OF, partial_update, sweep_dead
+from .train_vjp import clone_body, depends_on, reverse_sweep
 
 OPTIMIZERS = ("sgd", "momentum")
 
@@ -276,60 +277,10 @@ class _StepBuilder:
 
     def _clone_forward(self, values: dict) -> ir.Value:
         """Re-creates the forward ops in the step; returns the logits."""
-        for op in self.body.operations:
-            if isinstance(op, func.ReturnOp):
-                return values[op.operands[0]]
-            if len(op.regions) or len(op.successors):
-                raise PassError(f"'{op.operation.name}' has regions or successors, which "
-                                "--train-autodiff does not support", str(op.location))
-            clone = ir.Operation.create(
-                op.operation.name, results=[r.type for r in op.results],
-                operands=[values[v] for v in op.operands],
-                attributes=dict(op.attributes.items()), loc=op.location)
-            for old, new in zip(op.results, clone.results):
-                values[old] = new
-        raise PassError("forward function has no return", str(self.forward.location))
-
-    def _requires_grad(self) -> set:
-        """Forward values that depend on a trainable parameter."""
-        needed = {self.body.arguments[i] for i in self.trainable}
-        for op in self.body.operations:
-            if any(v in needed for v in op.operands):
-                needed.update(op.results)
-        return needed
+        return clone_body(self.forward, values, "train-autodiff")[0]
 
     def _backward(self, values: dict, logits: ir.Value, seed: ir.Value) -> dict:
-        """Reverse-mode sweep; returns the gradient of each forward value."""
-        needed = self._requires_grad()
-        pending: dict = {logits: [seed]}
-        grads: dict = {}
-        for op in reversed(list(self.body.operations)):
-            if isinstance(op, func.ReturnOp) or len(op.results) != 1:
-                continue
-            result = op.results[0]
-            if result not in pending:
-                continue
-            with op.location:
-                dy = _sum(pending.pop(result))
-                rule = GRADIENTS.get(op.operation.name)
-                if rule is None:
-                    raise PassError(f"no gradient rule for '{op.operation.name}'",
-                                    str(op.location))
-                wanted = [v in needed for v in op.operands]
-                forward_op = values[result].owner.opview
-                for operand, grad in zip(op.operands, rule(forward_op, dy, wanted)):
-                    if grad is not None:
-                        pending.setdefault(operand, []).append(grad)
-        for arg in self.body.arguments:
-            if arg in pending:
-                with self.forward.location:
-                    grads[arg] = _sum(pending.pop(arg))
-        return grads
-
-
-def _sum(grads: list) -> ir.Value:
-    """Accumulates the gradients reaching one value (one per use)."""
-    total = grads[0]
-    for grad in grads[1:]:
-        total = train.add(total, grad)
-    return total
+        """Reverse-mode sweep (train_vjp.py's, shared with --train-vjp); returns the
+        gradient of each forward argument that depends on a trainable parameter."""
+        needed = depends_on(self.body, [self.body.arguments[i] for i in self.trainable])
+        return reverse_sweep(self.forward, values, {logits: [seed]}, needed)

@@ -111,8 +111,11 @@ def op_name(target) -> str:
 class _Importer:
     """Walks an exported program's graph and writes the ops of `@forward`."""
 
-    def __init__(self, program: ExportedProgram, source: _Source):
+    def __init__(self, program: ExportedProgram, source: _Source, *, fold: bool = True,
+                 input_names: list[str] | None = None):
         self.program = program
+        self.fold = fold                        # fold eval-mode batch norms into weights
+        self.input_names = input_names          # train.name of each user input, if given
         self.graph = program.graph
         self.source = source
         self.ops: list[tuple[str, list[str], str]] = []    # result, operands, text
@@ -213,7 +216,8 @@ class _Importer:
 
     def run(self) -> tuple[str, dict[str, np.ndarray]]:
         self.check_static()
-        self.folds, self.absorbed = _foldable_batch_norms(self)
+        if self.fold:
+            self.folds, self.absorbed = _foldable_batch_norms(self)
         inputs: list[Value] = []
         outputs: list[Value] = []
         for node in self.graph.nodes:
@@ -302,7 +306,9 @@ class _Importer:
         for value, name, _ in self.params:
             if value.name not in live:
                 del self.weights[name]
-        args = [f"{v.name}: {v.type}" for v in inputs]
+        names = self.input_names or [None] * len(inputs)
+        args = [f"{v.name}: {v.type}" + (f' {{train.name = "{name}"}}' if name else "")
+                for v, name in zip(inputs, names)]
         args += [f'{v.name}: {v.type} {{train.name = "{name}", train.role = #train.role<{role}>}}'
                  for v, name, role in self.params if v.name in live]
         results = ", ".join(v.type for v in outputs)
@@ -770,6 +776,33 @@ class _Source:
         return f"{self.name}:{line}" if line and self.name else self.name
 
 
+class _GraphSource(_Source):
+    """Locations in a graph captured by torch.compile: a node's last frame outside
+    PyTorch, in whichever file that is (such a graph has no one model file)."""
+
+    def __init__(self):
+        self.path = None
+        self.name = None
+        self.torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+        self.function_loc = "loc(unknown)"
+
+    def user_frame(self, node) -> tuple[str, int] | None:
+        frames = [(file, line) for file, line in self.frames(node)
+                  if not os.path.abspath(file).startswith(self.torch_dir)]
+        return frames[-1] if frames else None
+
+    def loc(self, node) -> str:
+        frame = self.user_frame(node)
+        return f'loc("{_display_path(frame[0])}":{frame[1]}:1)' if frame else "loc(unknown)"
+
+    def line_of(self, node) -> str | None:
+        frame = self.user_frame(node)
+        return f"{_display_path(frame[0])}:{frame[1]}" if frame else None
+
+    def error_location(self, error: BaseException) -> str | None:
+        return None
+
+
 def _same_file(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
@@ -843,16 +876,36 @@ def export(module: torch.nn.Module, example_inputs: tuple, source: _Source) -> E
 
 
 def import_module(module: torch.nn.Module, example_inputs: tuple, *,
-                  filename: str | None = None) -> ImportedModel:
+                  filename: str | None = None, fold_batch_norm: bool = True) -> ImportedModel:
     """`@forward` of a PyTorch module for inputs shaped like `example_inputs`.
 
     `filename` names the model file in locations (default: the file defining the
     module's class, relative to the working directory when inside it).
+    `fold_batch_norm=False` keeps eval-mode batch norms as `train.batch_norm` (their
+    weight and bias stay the module's own parameters).
     """
     source = _Source(module, filename)
     program = export(module, example_inputs, source)
-    text, weights = _Importer(program, source).run()
+    text, weights = _Importer(program, source, fold=fold_batch_norm).run()
     return ImportedModel(parse_module(text, source.name or "<torch>", new_context()), weights)
+
+
+def import_graph(graph: fx.GraphModule, example_inputs, *,
+                 input_names: list[str] | None = None) -> ImportedModel:
+    """`@forward` of an FX graph captured by torch.compile (parameters lifted to
+    inputs): argument i is the graph's input i (named `input_names[i]`), in order;
+    tensors the graph holds as attributes follow as frozen parameters. Batch norms are
+    not folded (their parameters are inputs, not known values)."""
+    source = _GraphSource()
+    inputs = tuple(t.detach() for t in example_inputs)
+    try:
+        with _quiet_torch(), torch.no_grad():
+            program = torch.export.export(graph, inputs)
+            program = program.run_decompositions(decomposition_table())
+    except Exception as error:  # torch raises many kinds; all mean "cannot export"
+        raise UnsupportedError(f"torch.export failed: {_first_line(error)}") from None
+    text, weights = _Importer(program, source, fold=False, input_names=input_names).run()
+    return ImportedModel(parse_module(text, "<torch.compile>", new_context()), weights)
 
 
 def _load_file(path: str):
