@@ -411,9 +411,10 @@ class _Source:
 
 
 def _source_of(model, example_inputs, weights) -> _Source:
-    from .._mlir import ir
     if isinstance(model, (str, Path)):
+        # No MLIR import here: a cache hit on a model file needs none.
         return _path_source(Path(model), weights)
+    from .._mlir import ir
     if isinstance(model, ir.Module):
         text = model.operation.get_asm(enable_debug_info=True)
         return _text_source(text, "<module>", weights, base=Path.cwd())
@@ -622,8 +623,10 @@ def _compile_cpu(source: _Source, options: _Options, seed: int, use_cache: bool,
 
     if entry is not None:
         signature = ModelSignature.from_json(entry.manifest["signature"])
-        module, values = _load_forward(source)
-        parameters = _initial_parameters(module, values, source, seed, options.forward)
+        parameters = _stored_parameters(entry.manifest, source, signature)
+        if parameters is None:
+            module, values = _load_forward(source)
+            parameters = _initial_parameters(module, values, source, seed, options.forward)
         executor = cpu_library.LibraryExecutor(entry.library, signature)
         return CompiledModel(signature, executor, parameters, target="cpu",
                              module_factory=derived_module, cache_key=key, cache_hit=True,
@@ -634,6 +637,10 @@ def _compile_cpu(source: _Source, options: _Options, seed: int, use_cache: bool,
     _derive(module, options, source.filename)
     signature = ModelSignature.of_module(module, options.forward, options.step)
     manifest = {"signature": signature.to_json(), "model": source.filename}
+    from .frontends.model_file import WEIGHTS_ATTR
+    if WEIGHTS_ATTR in module.operation.attributes and source.weights is None:
+        from .._mlir import ir
+        manifest["weights_file"] = ir.StringAttr(module.operation.attributes[WEIGHTS_ATTR]).value
     if store is not None:
         with store.building(key) as directory:
             library = cpu_library.build_library(module, signature, directory,
@@ -648,6 +655,27 @@ def _compile_cpu(source: _Source, options: _Options, seed: int, use_cache: bool,
     return CompiledModel(signature, executor, parameters, target="cpu", module=module,
                          cache_key=key, cache_hit=False,
                          compile_seconds=time.perf_counter() - started, library=library)
+
+
+def _stored_parameters(manifest: dict, source: _Source, signature: ModelSignature):
+    """On a cache hit: the parameters straight from the weights file the model names
+    (recorded in the manifest), without parsing the model; None when they come from
+    elsewhere (given weights, a default initialisation, a model in memory)."""
+    name = manifest.get("weights_file")
+    if name is None or source.weights is not None or source.model_path is None:
+        return None
+    from .parameters import read_weights
+    path = source.model_path.parent / name
+    arrays = read_weights(path)
+    values = {}
+    for index in signature.forward.indices("parameter"):
+        spec = signature.forward.args[index]
+        key = next((k for k in (spec.name, f"arg{index}", str(index)) if k in arrays), None)
+        if key is None:
+            raise InputError(f"no array for parameter '{spec.name}' (argument #{index})",
+                             str(path))
+        values[index] = arrays[key]
+    return values
 
 
 def compile_functions(module, names: Sequence[str] | None = None, *, cache: bool = True,

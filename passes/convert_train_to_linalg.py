@@ -23,7 +23,7 @@ The plain form (default), with named linalg ops where they exist:
   -inf padded input (count_include_pad=false divides by a constant of window sizes).
 - max_pool2d_grad: a linalg.generic finds the first maximum of each window (strict `>`
   in row-major window order, as PyTorch), a second gathers dy at those positions.
-- reshape: collapse_shape / expand_shape; slice: extract_slice; pad_to: tensor.pad;
+- reshape: collapse_shape / expand_shape where the op is (no kernel); slice: extract_slice; pad_to: tensor.pad;
   concat: insert_slice; transpose: linalg.transpose; broadcast / sum_to: linalg.generic.
 - element-wise ops, activations, losses, normalizations, optimizers: linalg.generic with
   arith / math bodies evaluated in the reference's order (exact gelu and its gradient
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._mlir import ir, passmanager
-from .._mlir.dialects import func
+from .._mlir.dialects import func, tensor
 from ..compiler.errors import PassError, UnsupportedError, format_location
 from ..dialects import train
 
@@ -113,10 +113,10 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
         return
     kernels: dict[str, str] = {}        # kernel text (with a placeholder name) -> symbol
     taken = {op.sym_name.value for op in module.body.operations if isinstance(op, func.FuncOp)}
-    calls = []
+    calls, views = [], []
     for op in targets:
         lower = _LOWERINGS.get(op.name)
-        if lower is None:
+        if lower is None and op.name not in VIEWS:
             raise UnsupportedError(f"--convert-train-to-linalg does not support '{op.name}'",
                                    format_location(op.location))
         for value in list(op.operands) + list(op.results):
@@ -125,6 +125,9 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
                 raise UnsupportedError(f"--convert-train-to-linalg: '{op.name}' on "
                                        f"{value.type} (only float tensors)",
                                        format_location(op.location))
+        if op.name in VIEWS:
+            views.append(op)
+            continue
         kernel = _Kernel([v.type for v in op.operands], [r.type for r in op.results])
         kernel.packed = packed
         results = lower(kernel, op, *kernel.args)
@@ -140,6 +143,11 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
         calls.append((op, symbol))
 
     context = module.context
+    with context:
+        for op in views:
+            _reshape_in_place(op)
+    if not kernels:
+        return
     source = "module {\n" + "\n".join(
         text.replace("@KERNEL", "@" + symbol) for text, symbol in kernels.items()) + "\n}"
     try:
@@ -164,6 +172,53 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
     for op in list(module.body.operations):       # kernels the inliner left (none)
         if isinstance(op, func.FuncOp) and op.sym_name.value.startswith(KERNEL_PREFIX):
             op.operation.erase()
+
+
+VIEWS = ("train.reshape",)
+"""Ops lowered where they are (no kernel): views of their operand's bytes, so that a
+planned reshape shares its operand's storage after bufferization, as planned."""
+
+
+def _reshape_in_place(op) -> None:
+    """train.reshape -> tensor.collapse_shape / expand_shape (both, through 1-D, where
+    the dims do not group)."""
+    source = op.operands[0]
+    old, new = _shape(source), _shape(op.results[0])
+    result_type = op.results[0].type
+    element = ir.RankedTensorType(result_type).element_type
+
+    def collapse(value, groups, shape):
+        return tensor.CollapseShapeOp(ir.RankedTensorType.get(shape, element), value,
+                                      _groups_attr(groups)).result
+
+    def expand(value, groups, shape):
+        return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), value,
+                                    _groups_attr(groups), [], shape).result
+
+    with ir.InsertionPoint(op), op.location:
+        if old == new:
+            value = source
+        elif not old:
+            value = expand(source, [], new)
+        elif not new:
+            value = collapse(source, [], new)
+        elif len(new) < len(old) and _reassociation(old, new) is not None:
+            value = collapse(source, _reassociation(old, new), new)
+        elif len(new) > len(old) and _reassociation(new, old) is not None:
+            value = expand(source, _reassociation(new, old), new)
+        else:
+            size = int(np.prod(old))
+            flat = source if len(old) == 1 else collapse(source, [list(range(len(old)))],
+                                                         [size])
+            value = flat if len(new) == 1 else expand(flat, [list(range(len(new)))], new)
+    op.results[0].replace_all_uses_with(value)
+    op.erase()
+
+
+def _groups_attr(groups) -> ir.ArrayAttr:
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g])
+                             for g in groups])
 
 
 def _reassociation(long: list, short: list) -> list | None:
@@ -1109,11 +1164,6 @@ def _gelu_grad(k: _Kernel, op, dy, x):
 
 
 # -- layout ---------------------------------------------------------------------------------
-
-@_lowering("reshape")
-def _reshape(k: _Kernel, op, x):
-    return k.reshape(x, _shape(op.results[0]))
-
 
 @_lowering("transpose")
 def _transpose(k: _Kernel, op, x):

@@ -21,7 +21,18 @@ The pipeline (`lower_to_llvm`):
 3. Element-wise producers fused into their consumers (linalg-fuse-elementwise-ops).
 4. One-shot bufferization across function boundaries. No function writes its arguments,
    so a call never modifies the caller's arrays; results become caller-allocated
-   out-parameters (buffer-results-to-out-params) and temporaries are freed
+   out-parameters (buffer-results-to-out-params). In a memory-planned module
+   (--plan-memory: `train.offsets`, `train.arena_size`) every kernel result the plan
+   places is then a `memref.view` of the arena at its planned offset, not a
+   `memref.alloc` (`place_in_arena`): the public functions allocate nothing for planned
+   values. The arena is one private global (`__tcc_arena`, `train.arena_size` bytes,
+   zero-initialized, 64-byte aligned) shared by the module's functions. The function
+   arguments (data, labels, parameters, momentum buffers) are read where the caller
+   keeps them, not copied into their planned slots; those slots still receive the
+   in-place updates and element-wise results the plan puts there, and the results
+   are copied to the caller's out-parameters on return. Scratch buffers internal to
+   one kernel (im2col packings, padded operands, transposes) stay local allocations,
+   like every buffer of an unplanned module; they are freed
    (buffer-deallocation-pipeline).
 5. The remaining linalg ops become loops, which LLVM vectorizes. Every loop is marked
    `llvm.loop.unroll.disable`: with static trip counts LLVM would otherwise fully unroll
@@ -34,9 +45,9 @@ The pipeline (`lower_to_llvm`):
    `_mlir_ciface_name(memref *arg0, ..., memref *result0, ...)` (memref descriptors),
    which compiler/targets/cpu_library.py's glue calls.
 
-The train dialect's attributes (roles, names, memory-plan offsets) are dropped: the
-temporaries are malloc'ed (see `tune_malloc`), not placed in a planned arena yet.
-A CompiledFunction is not re-entrant (it reuses its argument slots): one call at a time.
+The train dialect's attributes (roles, names, memory-plan offsets) are read (the plan)
+and dropped. A CompiledFunction is not re-entrant (it reuses its argument slots and
+the arena global): one call at a time per loaded module.
 
 Without vectorization (`vectorize=False`, the default for 32-bit targets) step 1 uses
 the named linalg ops and step 2 is skipped: plain loops.
@@ -92,8 +103,10 @@ BUFFERIZE = [
     "canonicalize",
     "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}",
     "canonicalize",
-    "func.func(buffer-deallocation-pipeline)",
 ]
+
+# After the planned values are placed in the arena: the other buffers are freed.
+DEALLOCATE = ["func.func(buffer-deallocation-pipeline)"]
 
 LOOPS = [
     "convert-linalg-to-loops",
@@ -195,9 +208,30 @@ def lower_to_llvm(module: ir.Module, *, vectorize: bool = True,
     and then its results (out-parameters the caller allocates), as bare pointers to
     dense row-major arrays; it never writes its arguments."""
     c_interfaces = _c_interface_signatures(module)
+    bufferize(module, vectorize=vectorize, index_bitwidth=index_bitwidth)
+    _run(module, DEALLOCATE, "deallocation")
+    module = _copies_to_linalg(module)
+    _run(module, LOOPS, "lowering to loops")
+    _annotate_loops(module)
+    _run(module, _llvm_passes(index_bitwidth), "LLVM conversion")
+    _forward_loop_annotations(module)
+    if "builtin.unrealized_conversion_cast" in str(module.operation):
+        raise PassError("CPU lowering left unconverted values (unrealized casts)")
+    _add_c_interfaces(module, c_interfaces, index_bitwidth)
+    return module
+
+
+def bufferize(module: ir.Module, *, vectorize: bool = True,
+              index_bitwidth: int = 64) -> ir.Module:
+    """Steps 1-4 of the pipeline on `module` (modified): linalg, the schedule, fusion,
+    bufferization, and the planned values placed in the arena (`place_in_arena`); the
+    other buffers are still `memref.alloc`s, not yet freed. Returns `module`."""
+    plan = arena_plan(module)
     with module.context:
         _strip_train_attributes(module)
-        convert(module, packed=vectorize, inline=not vectorize)
+        # A planned module keeps its kernels as functions: their calls are what the
+        # plan's results map to (see place_in_arena).
+        convert(module, packed=vectorize, inline=not vectorize and plan is None)
         _mark_read_only(module)
         _mark_kernels(module)
         if index_bitwidth != 64:
@@ -210,15 +244,163 @@ def lower_to_llvm(module: ir.Module, *, vectorize: bool = True,
     if vectorize:
         _run(module, HOIST, "hoisting")
     _run(module, BUFFERIZE, "bufferization")
-    module = _copies_to_linalg(module)
-    _run(module, LOOPS, "lowering to loops")
-    _annotate_loops(module)
-    _run(module, _llvm_passes(index_bitwidth), "LLVM conversion")
-    _forward_loop_annotations(module)
-    if "builtin.unrealized_conversion_cast" in str(module.operation):
-        raise PassError("CPU lowering left unconverted values (unrealized casts)")
-    _add_c_interfaces(module, c_interfaces, index_bitwidth)
+    if plan is not None:
+        place_in_arena(module, plan)
     return module
+
+
+# ---------------------------------------------------------------------------------------
+# The arena
+# ---------------------------------------------------------------------------------------
+
+ARENA = "__tcc_arena"
+"""The module's arena: one private global of `train.arena_size` bytes."""
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    """Where the results of a planned module's kernel calls go: per public function,
+    per train op with a kernel (in program order), per result its byte offset in the
+    arena or -1 (not in the arena: an ordinary buffer)."""
+
+    size: int
+    alignment: int
+    offsets: dict            # function name -> [[offset per result] per kernel op]
+
+
+def arena_plan(module: ir.Module) -> ArenaPlan | None:
+    """The plan of `module`'s public functions that --plan-memory placed (None if none
+    is). A result placed where the plan gives it fewer bytes than its type (a partial
+    channel update returned whole) stays out of the arena."""
+    from ...compiler import liveness
+    from ...passes.convert_train_to_linalg import VIEWS
+    from ...passes.plan_memory import ARENA_ALIGNMENT, ARENA_SIZE, is_planned, value_offsets
+    attributes = module.operation.attributes
+    if ARENA_SIZE not in attributes:
+        return None
+    offsets = {}
+    for function in public_functions(module):
+        if not is_planned(module, function):
+            continue
+        planned = value_offsets(function)
+        lives = liveness.lifetimes(function)
+        index = len(function.entry_block.arguments)
+        kernels = []
+        for op in function.entry_block.operations:
+            places = []
+            for result in op.results:
+                life = lives[index]
+                fits = life.in_arena and life.size == liveness.type_bytes(result.type)
+                places.append(planned[index] if fits else -1)
+                index += 1
+            if op.name.startswith("train.") and op.name not in VIEWS:
+                kernels.append(places)
+        offsets[function.sym_name.value] = kernels
+    if not offsets:
+        return None
+    return ArenaPlan(ir.IntegerAttr(attributes[ARENA_SIZE]).value,
+                     ir.IntegerAttr(attributes[ARENA_ALIGNMENT]).value
+                     if ARENA_ALIGNMENT in attributes else 16, offsets)
+
+
+def place_in_arena(module: ir.Module, plan: ArenaPlan) -> None:
+    """After bufferization (results as out-parameters): every kernel call's result
+    buffer that the plan places becomes a view of the arena at its offset
+    (`memref.view`) instead of a `memref.alloc`; the arena is a private global, so the
+    compiled functions allocate nothing for planned values (and are not re-entrant)."""
+    from ..._mlir.dialects import arith, memref
+    size = max(plan.size, 1)
+    alignment = max(plan.alignment, 64)
+    arena_type = f"memref<{size}xi8>"
+    declaration = ir.Module.parse(
+        f'memref.global "private" @{ARENA} : {arena_type} = dense<0> '
+        f"{{alignment = {alignment} : i64}}", context=module.context)
+    with module.context:
+        for op in list(declaration.body.operations):
+            op.operation.detach_from_parent()
+            module.body.append(op.operation)
+        index_type = ir.IndexType.get()
+        functions = {f.sym_name.value: f for f in _functions(module)}
+        for f in public_functions(module):
+            kernels = plan.offsets.get(f.sym_name.value)
+            if kernels is None:
+                continue
+            calls = [op for op in f.entry_block.operations
+                     if op.operation.name == "func.call" and ir.FlatSymbolRefAttr(
+                         op.operation.attributes["callee"]).value.startswith(KERNEL_PREFIX)]
+            if len(calls) != len(kernels):
+                raise PassError(f"arena placement of @{f.sym_name.value}: {len(calls)} "
+                                f"kernel calls for {len(kernels)} planned ops")
+            first = f.entry_block.operations[0]
+            with ir.InsertionPoint(first), ir.Location.unknown():
+                arena = memref.GetGlobalOp(ir.MemRefType(ir.Type.parse(arena_type)),
+                                           ARENA).result
+            for call, places in zip(calls, kernels):
+                operands = list(call.operation.operands)
+                first_out = len(operands) - len(places)
+                callee = functions[ir.FlatSymbolRefAttr(
+                    call.operation.attributes["callee"]).value]
+                for k, (out, offset) in enumerate(zip(operands[first_out:], places)):
+                    if offset < 0 or not isinstance(out, ir.OpResult) or \
+                            out.owner.name != "memref.alloc":
+                        continue
+                    span = (offset, offset + _bytes(out.type))
+                    shared = [i for i, v in enumerate(operands[:first_out])
+                              if _overlaps(_arena_span(v), span)]
+                    if any(not _elementwise_in_place(callee, i, first_out + k)
+                           for i in shared):
+                        continue     # the kernel could read what it overwrote: a buffer
+                    alloc = out.owner.operation
+                    with ir.InsertionPoint(alloc), alloc.location:
+                        shift = arith.ConstantOp(index_type, offset).result
+                        view = memref.ViewOp(out.type, arena, shift, []).result
+                    out.replace_all_uses_with(view)
+                    alloc.erase()
+
+
+def _bytes(memref_type) -> int:
+    t = ir.MemRefType(memref_type)
+    return int(np.prod(t.shape, dtype=np.int64)) * _DTYPES[str(t.element_type)]().itemsize
+
+
+def _arena_span(value) -> tuple[int, int] | None:
+    """[first, last) arena bytes of a view of the arena, None for other buffers."""
+    if not isinstance(value, ir.OpResult) or value.owner.name != "memref.view":
+        return None
+    shift = value.owner.operands[1]
+    if not isinstance(shift, ir.OpResult) or shift.owner.name != "arith.constant":
+        return None
+    start = ir.IntegerAttr(shift.owner.attributes["value"]).value
+    return start, start + _bytes(value.type)
+
+
+def _overlaps(a, b) -> bool:
+    return a is not None and b is not None and a[0] < b[1] and b[0] < a[1]
+
+
+def _elementwise_in_place(callee, operand: int, result: int) -> bool:
+    """Whether the kernel may write argument `result` over argument `operand`: its one
+    memory-writing op is an all-parallel linalg.generic that reads `operand` at exactly
+    the positions it writes `result` (each element read before it is overwritten)."""
+    args = callee.entry_block.arguments
+    writers = []
+
+    def visit(op):          # ir.Operations: the linalg Python module is not loaded
+        if op.name not in ("func.func", "arith.constant", "func.return"):
+            writers.append(op)
+            return ir.WalkResult.SKIP
+        return ir.WalkResult.ADVANCE
+    callee.operation.walk(visit, ir.WalkOrder.PRE_ORDER)
+    if len(writers) != 1 or writers[0].name != "linalg.generic":
+        return False
+    generic = writers[0]
+    if "reduction" in str(generic.attributes["iterator_types"]):
+        return False
+    maps = list(generic.attributes["indexing_maps"])
+    operands = list(generic.operands)
+    reads = [str(maps[i]) for i, v in enumerate(operands) if v == args[operand]]
+    writes = [str(maps[i]) for i, v in enumerate(operands) if v == args[result]]
+    return len(writes) == 1 and all(r == writes[0] for r in reads)
 
 
 def _c_interface_signatures(module: ir.Module) -> dict[str, list[str]]:

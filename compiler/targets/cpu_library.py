@@ -71,10 +71,46 @@ def require_cpu_target():
 # LLVM module -> object -> shared library
 # ---------------------------------------------------------------------------------------
 
-def llvm_ir(module, lower=None) -> str:
+PLAN_ALIGNMENT = 64          # arena offsets: whole cache lines
+PLAN_TIME_LIMIT = 1.0        # seconds of the planner's search per function
+
+
+def plan_memory(module, signature) -> None:
+    """Orders the training step (--train-reorder) and plans the arena of the step and
+    of the forward function (--plan-memory) of an api.ModelSignature's module, unless
+    both carry a plan already; the lowering then places every planned value in the
+    arena. A list of functions (api.compile_functions) keeps the plan it has, if any."""
+    if not hasattr(signature, "step") or not _train_dialect_only(module):
+        return
+    from ...passes.plan_memory import is_planned
+    from ..pipeline import run_pipeline
+    from ..source import find_function
+    step, forward = signature.step.name, signature.forward.name
+    if all(is_planned(module, find_function(module, name)) for name in (step, forward)):
+        return
+    plan = f"alignment={PLAN_ALIGNMENT} time-limit={PLAN_TIME_LIMIT}"
+    run_pipeline(module, [f"train-reorder{{step={step}}}",
+                          f"plan-memory{{function={step} {plan}}}",
+                          f"plan-memory{{function={forward} {plan}}}"])
+
+
+def _train_dialect_only(module) -> bool:
+    """Whether the functions hold train-dialect ops only (what the planner models)."""
+    from ..._mlir import ir
+    names = set()
+
+    def visit(op):
+        names.add(op.name.partition(".")[0])
+        return ir.WalkResult.ADVANCE
+    module.operation.walk(visit)
+    return names <= {"builtin", "func", "train", "quant", "arith"}
+
+
+def llvm_ir(module, lower=None, signature=None) -> str:
     """LLVM IR text of a train-dialect module with its step derived, lowered by `lower`
     (module -> LLVM-dialect module; default compiler/targets/cpu.py's lower_to_llvm);
-    @forward and @train_step get MLIR's C interface."""
+    @forward and @train_step get MLIR's C interface. With an api.ModelSignature, the
+    step is reordered and both functions memory-planned first (`plan_memory`)."""
     if lower is None:
         lower = require_cpu_target().lower_to_llvm
     from ..._mlir import ir
@@ -82,6 +118,8 @@ def llvm_ir(module, lower=None) -> str:
     # Lowered on a copy: the caller keeps its train-dialect module.
     module = ir.Module.parse(module.operation.get_asm(enable_debug_info=True),
                              context=module.context)
+    if signature is not None:
+        plan_memory(module, signature)
     for op in module.body.operations:
         if op.operation.name == "func.func":
             op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get(module.context)
@@ -361,7 +399,7 @@ def build_objects(module, signature, directory: Path, *, opt_level: int = 3,
     """model.o (the compiled functions) and tcc_glue.c in `directory`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    text = llvm_ir(module, lower)
+    text = llvm_ir(module, lower, signature)
     defined = llvm_functions(text)
     for function in functions_of(signature):
         if f"_mlir_ciface_{function.name}" not in defined:
