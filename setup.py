@@ -13,7 +13,8 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 BUILD_DIR = Path(os.environ.get("TCC_CMAKE_BUILD_DIR", ROOT / "build"))
 MLIR_PACKAGE = BUILD_DIR / "python_packages" / "tcc" / "_mlir"
-SUBPACKAGES = ["compiler", "compiler.targets", "dialects", "passes", "kernels", "runtime"]
+SUBPACKAGES = ["compiler", "compiler.frontends", "compiler.targets", "dialects", "passes",
+               "kernels", "kernels.triton", "runtime"]
 
 
 def _find_cmake_dir(package: str) -> Path:
@@ -63,7 +64,7 @@ setup(
     package_dir={"tcc": "."},
     package_data={
         "tcc.kernels": ["c/*.c", "c/*.h"],
-        "tcc.runtime": ["cortex_m/*"],
+        "tcc.runtime": ["cortex_m/*", "qemu_plugin/*"],
         "tcc.compiler": ["examples/*"],
     },
     cmdclass={"build_py": CMakeBuildPy},

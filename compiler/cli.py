@@ -3,7 +3,7 @@
   tcc --target=cortex-m7 model.mlir -o OUT [--run]    C project (+ train in qemu)
   tcc --target=cpu model.mlir -o OUT [--run]          shared library + model.h (+ train)
   tcc --target=gpu model.mlir -o OUT [--run]          planned module (+ train with Triton)
-  tcc run model.mlir --function NAME --inputs in.npz -o out.npz [--target=cpu|gpu]
+  tcc run model.mlir --function NAME --inputs in.npz -o out.npz [--target=cpu|gpu|cortex-m7]
   tcc import-torch model.py:Class --input-shape 1x3x32x32 -o model.mlir
   tcc import-tte MODEL.pkl|MODEL.json [--num-classes N] -o model.mlir
   tcc import-tosa model.mlir -o model.mlir
@@ -92,7 +92,8 @@ def run_parser() -> argparse.ArgumentParser:
                         help=".npz of arguments, keyed by name, 'arg<i>' or position")
     parser.add_argument("-o", "--output", type=Path, required=True, help="results .npz")
     parser.add_argument("--target", default="reference",
-                        help="reference (the interpreter), cpu (LLVM-compiled) or gpu (Triton)")
+                        help="reference (the interpreter), cpu (LLVM-compiled), gpu (Triton), "
+                             "cortex-m7 or cortex-m4 (C built with arm-none-eabi-gcc, run in qemu)")
     _training_arguments(parser)
     return parser
 

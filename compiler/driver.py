@@ -273,14 +273,16 @@ def _train(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray, run_st
     return losses
 
 
-def train_on_device(project: Path, target_name: str, inputs: np.ndarray, labels: np.ndarray,
-                    *, host: bool = False) -> list[float]:
-    """Builds the project, runs it (qemu or host) on the batches, returns its losses."""
+def build_and_run(project: Path, target_name: str, *, host: bool = False):
+    """Builds a Cortex-M project and runs it in qemu (or on this machine with `host`);
+    returns the RunResult of a run that exited with code 0."""
     cpu = cortex_m.TARGETS[target_name].cpu
-    cortex_m_runner.write_train_data(project / "train_data.bin", inputs, labels)
     try:
         program = cortex_m_runner.build(project, host=host, cpu=cpu)
     except cortex_m_runner.BuildError as error:
+        overflow = cortex_m.link_overflow(error.output, cortex_m.TARGETS[target_name])
+        if overflow is not None:
+            raise overflow from None
         raise BuildError("the generated project did not build", str(project),
                          output=error.output) from None
     except cortex_m_runner.ToolchainError as error:
@@ -291,21 +293,82 @@ def train_on_device(project: Path, target_name: str, inputs: np.ndarray, labels:
         result = cortex_m_runner.run_qemu(program, cwd=project, cpu=cpu)
     if result.exit_code != 0:
         detail = result.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RunError(f"the program exited with code {result.exit_code}: {detail[0]}",
-                       str(program))
+        raise RunError(f"the program exited with code {result.exit_code} "
+                       f"({result.describe_exit()}): {detail[0]}", str(program))
+    return result
+
+
+def train_on_device(project: Path, target_name: str, inputs: np.ndarray, labels: np.ndarray,
+                    *, host: bool = False) -> list[float]:
+    """Builds the project, runs it (qemu or host) on the batches, returns its losses."""
+    cortex_m_runner.write_train_data(project / "train_data.bin", inputs, labels)
+    result = build_and_run(project, target_name, host=host)
     losses = cortex_m_runner.parse_losses(result.stdout)
     if len(losses) != len(inputs):
         raise RunError(f"expected {len(inputs)} losses, the program printed {len(losses)}",
-                       str(program))
+                       str(project))
     return losses
 
 
-RUN_TARGETS = ("reference", "cpu", "gpu")
+def run_on_cortex_m(module: ir.Module, function: str, arrays: list, target_name: str, *,
+                    forward: str = "forward", step: str = "train_step",
+                    host: bool = False) -> list[np.ndarray]:
+    """`tcc run --target=cortex-m7`: renders `function` (the forward alone, or the
+    training step) as a C project with the given parameters compiled in, runs it once
+    in qemu and returns its results as the reference interpreter would."""
+    import tempfile
+    target = cortex_m.TARGETS[target_name]
+    is_step = function == step
+    called = find_function(module, function)
+    model = find_function(module, forward if is_step else function)
+    args = called.entry_block.arguments
+    parameters = {i: np.asarray(arrays[i]) for i in range(len(model.entry_block.arguments))
+                  if train.arg_role(model, i) is not None}
+    for index in range(len(args)):
+        if train.momentum_of(called, index) is not None and np.any(arrays[index]):
+            raise UnsupportedError("tcc run --target=cortex-m starts momentum buffers at "
+                                   f"zero; argument #{index} is not zero")
+    count = len(ir.FunctionType(called.function_type.value).results)
+    renderer = cortex_m.CortexMRenderer(module, parameters, model.sym_name.value,
+                                        function if is_step else None)
+    if not is_step and (len(renderer.data_indices) != 1 or count != 1):
+        raise UnsupportedError(f"tcc run --target={target_name} runs a function with one "
+                               f"data input and one result; @{function} has "
+                               f"{len(renderer.data_indices)} and {count}")
+    with tempfile.TemporaryDirectory(prefix="tcc-run-") as tmp:
+        project = Path(tmp)
+        cortex_m.write_project(renderer, target, project, harness="step" if is_step else "infer")
+        if not is_step:
+            cortex_m.write_infer_input(project / "infer_input.bin", renderer,
+                                       arrays[renderer.input_index])
+            build_and_run(project, target_name, host=host)
+            return [cortex_m.read_infer_output(project / "infer_output.bin", renderer)]
+        cortex_m.write_step_input(project / "step_input.bin", renderer,
+                                  arrays[renderer.input_index], arrays[len(args) - 1])
+        build_and_run(project, target_name, host=host)
+        loss, updated = cortex_m.read_step_output(project / "step_output.bin", renderer)
+    returned = list(called.entry_block.operations)[-1].operands
+    results = [np.asarray(loss, dtype=np.float32).reshape(train.shape_of(returned[0]))]
+    for position in range(1, count):
+        index = train.updated_arg(called, position)
+        name = train.arg_name(model, index) if index is not None else None
+        if name not in updated:
+            raise UnsupportedError(f"result #{position} of @{function} is not a trainable "
+                                   "parameter's update; the Cortex-M harness returns only "
+                                   "the loss and the parameters")
+        kind = cortex_m.element_kind(returned[position])
+        results.append(np.frombuffer(updated[name], dtype=cortex_m.NUMPY_TYPES[kind])
+                       .reshape(train.shape_of(returned[position])).copy())
+    return results
 
 
-def run_function(module: ir.Module, function: str, arrays: list, target: str) -> list:
+RUN_TARGETS = ("reference", "cpu", "gpu", *sorted(cortex_m.TARGETS))
+
+
+def run_function(module: ir.Module, function: str, arrays: list, target: str, *,
+                 forward: str = "forward", step: str = "train_step") -> list:
     """Runs one function on `target`: the reference interpreter, the LLVM-compiled CPU
-    code (through the cache) or the GPU target."""
+    code (through the cache), the GPU target, or a Cortex-M target in qemu."""
     if target == "reference":
         return interpreter.run_function(module, function, arrays)
     if target == "cpu":
@@ -314,6 +377,8 @@ def run_function(module: ir.Module, function: str, arrays: list, target: str) ->
     if target == "gpu":
         from .targets import gpu
         return gpu.run_function(module, function, arrays)
+    if target in cortex_m.TARGETS:
+        return run_on_cortex_m(module, function, arrays, target, forward=forward, step=step)
     raise InputError(f"unknown target '{target}' for tcc run (expected one of: "
                      f"{', '.join(RUN_TARGETS)})")
 
@@ -335,7 +400,8 @@ def run_function_file(path: Path, function: str, inputs: Path, output: Path,
         arrays.update(read_weights(options.weights))
     arrays.update(read_weights(inputs))
     bound = interpreter.bind_inputs(target, arrays)
-    results = run_function(module, function, bound, target_name)
+    results = run_function(module, function, bound, target_name, forward=options.forward,
+                           step=options.step)
     names = interpreter.result_names(module, function)
     np.savez(output, **dict(zip(names, results)))
     return names

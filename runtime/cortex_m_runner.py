@@ -22,6 +22,16 @@ import numpy as np
 QEMU_BOARDS = {"cortex-m7": "mps2-an500", "cortex-m4": "mps2-an386"}
 
 _LOSS_LINE = re.compile(r"^step (\d+) loss (\S+)$", re.MULTILINE)
+_STACK_LINE = re.compile(r"^tcc: stack (\d+) of (\d+) bytes\n?", re.MULTILINE)
+
+#: Exit codes of the harness and start-up code (runtime/cortex_m/*.c).
+EXIT_CODES = {0: "success", 2: "bad input data (message on stderr)",
+              0x7E: "stack overflow (the stack guard was hit)",
+              0x7F: "fault (HardFault, BusFault, UsageFault, MemManage or NMI)"}
+
+#: Sections of a linked ELF held in flash, and in SRAM (startup.c, stm32f746.ld).
+FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".data")
+SRAM_SECTIONS = (".data", ".bss", ".heap", ".handler_stack", ".stack")
 
 
 class BuildError(Exception):
@@ -38,11 +48,18 @@ class ToolchainError(RuntimeError):
 
 @dataclass
 class RunResult:
-    """Exit status and captured output of one program run."""
+    """Exit status and captured output of one program run; for a Cortex-M run that
+    returned from main, the bytes of process stack it used (the high-water mark of
+    the painted stack) and the stack's size."""
 
     exit_code: int
     stdout: str
     stderr: str
+    stack_bytes: int | None = None
+    stack_size: int | None = None
+
+    def describe_exit(self) -> str:
+        return EXIT_CODES.get(self.exit_code, f"exit code {self.exit_code}")
 
 
 def _require(tool: str, hint: str) -> str:
@@ -88,30 +105,73 @@ def build(project_dir: Path, *, host: bool = False, cpu: str = "cortex-m7",
     return project_dir / product
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float) -> RunResult:
+def run_command(cmd: list[str], cwd: Path, timeout: float) -> RunResult:
+    """Runs `cmd` in `cwd` with captured output; raises TimeoutExpired on timeout."""
     proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, errors="replace", timeout=timeout)
     return RunResult(proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_qemu(elf: Path, *, cwd: Path, cpu: str = "cortex-m7", timeout: float = 60) -> RunResult:
+def qemu_command(elf: Path, *, cpu: str = "cortex-m7",
+                 extra_args: tuple[str, ...] = ()) -> list[str]:
+    """The qemu-system-arm command line that runs ``elf`` with semihosting."""
+    board = _check_cpu(cpu)
+    qemu = _require("qemu-system-arm", "install qemu-system-arm")
+    return [qemu, "-M", board, "-nographic", "-monitor", "none", "-serial", "none",
+            "-semihosting-config", "enable=on,target=native",
+            "-kernel", str(Path(elf).resolve()), *extra_args]
+
+
+def run_qemu(elf: Path, *, cwd: Path, cpu: str = "cortex-m7", timeout: float = 60,
+             extra_args: tuple[str, ...] = ()) -> RunResult:
     """Runs ``elf`` under qemu-system-arm with semihosting rooted at ``cwd``.
 
     The exit code is the program's (SYS_EXIT_EXTENDED); semihosted stdout and
-    stderr map to qemu's. Raises :class:`subprocess.TimeoutExpired` if the
-    program does not finish within ``timeout`` seconds (qemu is killed).
+    stderr map to qemu's. ``extra_args`` go to qemu (e.g. ``-plugin``). Raises
+    :class:`subprocess.TimeoutExpired` if the program does not finish within
+    ``timeout`` seconds (qemu is killed).
     """
-    board = _check_cpu(cpu)
-    qemu = _require("qemu-system-arm", "install qemu-system-arm")
-    cmd = [qemu, "-M", board, "-nographic", "-monitor", "none", "-serial", "none",
-           "-semihosting-config", "enable=on,target=native",
-           "-kernel", str(Path(elf).resolve())]
-    return _run(cmd, Path(cwd), timeout)
+    result = run_command(qemu_command(elf, cpu=cpu, extra_args=extra_args), Path(cwd), timeout)
+    return take_stack_report(result)
+
+
+def take_stack_report(result: RunResult) -> RunResult:
+    """Moves start-up's "tcc: stack N of M bytes" line from stderr into the result."""
+    match = _STACK_LINE.search(result.stderr)
+    if match is not None:
+        result.stack_bytes, result.stack_size = int(match.group(1)), int(match.group(2))
+        result.stderr = result.stderr[:match.start()] + result.stderr[match.end():]
+    return result
+
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    """`arm-none-eabi-size -A` of a linked ELF: bytes per section."""
+    size = _require("arm-none-eabi-size", "install gcc-arm-none-eabi (binutils)")
+    proc = subprocess.run([size, "-A", str(elf)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{size} -A {elf} failed", proc.stderr)
+    sections = {}
+    for line in proc.stdout.splitlines():
+        fields = line.split()          # "section  size  addr"
+        if len(fields) == 3 and fields[0].startswith(".") and fields[1].isdigit():
+            sections[fields[0]] = int(fields[1])
+    return sections
+
+
+def memory_usage(elf: Path) -> dict[str, int]:
+    """Flash and SRAM bytes of a linked ELF, with its .text, .rodata, .data and .bss;
+    SRAM counts .data, .bss, the heap, the handler stack and the process stack."""
+    sections = section_sizes(elf)
+    usage = {name.lstrip("."): sections.get(name, 0)
+             for name in (".text", ".rodata", ".data", ".bss")}
+    usage["flash"] = sum(sections.get(name, 0) for name in FLASH_SECTIONS)
+    usage["sram"] = sum(sections.get(name, 0) for name in SRAM_SECTIONS)
+    return usage
 
 
 def run_host(exe: Path, *, cwd: Path, timeout: float = 60) -> RunResult:
     """Runs the host build ``exe`` in ``cwd``; raises TimeoutExpired on timeout."""
-    return _run([str(Path(exe).resolve())], Path(cwd), timeout)
+    return run_command([str(Path(exe).resolve())], Path(cwd), timeout)
 
 
 def write_train_data(path: Path, inputs: np.ndarray, labels: np.ndarray) -> None:

@@ -132,9 +132,22 @@ static LogicalResult verifyArgOffset(Operation *op, unsigned argIndex,
     return op->emitError() << "frozen parameter argument #" << argIndex
                            << " cannot have a '" << name
                            << "': frozen parameters live outside the arena";
-  // A partially trained weight keeps only its trained slice in the arena.
+  // A partially trained weight, and its momentum buffer, keep only their
+  // trained slice in the arena.
+  auto partial = [&](unsigned index) {
+    return function.getArgAttr(index, TrainDialect::getChannelsAttrName()) !=
+           nullptr;
+  };
+  std::optional<int64_t> param = std::nullopt;
+  if (Attribute of = function.getArgAttr(
+          argIndex, TrainDialect::getMomentumOfAttrName()))
+    param = i64Value(of);
+  bool sliced = partial(argIndex) ||
+                (param && *param >= 0 &&
+                 *param < static_cast<int64_t>(function.getNumArguments()) &&
+                 partial(static_cast<unsigned>(*param)));
   std::optional<int64_t> bytes;
-  if (!function.getArgAttr(argIndex, TrainDialect::getChannelsAttrName()))
+  if (!sliced)
     bytes = storageBytes(function.getArgument(argIndex).getType());
   return Arena::of(op).check(op, *offset, bytes,
                              "argument #" + Twine(argIndex));

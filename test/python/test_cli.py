@@ -161,7 +161,8 @@ def test_bad_models_give_one_line_errors(tmp_path, case):
      "unknown target 'riscv' (expected one of: cortex-m4, cortex-m7, cpu, gpu)"),
     ([MLP, "-o", "out", "--target=cpu", "--host"], "--host applies to Cortex-M targets"),
     (["run", MLP, "--inputs", "in.npz", "-o", "o.npz", "--target=riscv"],
-     "unknown target 'riscv' for tcc run (expected one of: reference, cpu, gpu)"),
+     "unknown target 'riscv' for tcc run (expected one of: reference, cpu, gpu, cortex-m4, "
+     "cortex-m7)"),
     ([MLP, "-o", "out", "--bogus"], "unrecognized arguments: --bogus"),
     ([MLP], "required: -o/--output"),
     ([MLP, "-o", "out", "--run", "--data", "missing.npz"], "missing.npz: error: no such file"),
@@ -172,3 +173,27 @@ def test_bad_invocations_give_one_line_errors(tmp_path, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@needs_arm
+@pytest.mark.parametrize("function", ["forward", "train_step"])
+def test_run_subcommand_on_cortex_m7_equals_the_interpreter(tmp_path, function):
+    """`tcc run --target=cortex-m7`: the C project built with arm-none-eabi-gcc and run
+    once in qemu gives the interpreter's results (the loss and every updated parameter)."""
+    rng = np.random.default_rng(2)
+    model = driver.prepare(MLP, driver.TrainingOptions())
+    arrays = {"arg0": rng.standard_normal((8, 64)).astype(np.float32),
+              "labels": rng.integers(0, 10, 8).astype(np.int32)}
+    arrays.update({f"arg{i}": v for i, v in model.parameters.items()})
+    np.savez(tmp_path / "in.npz", **arrays)
+    outputs = {}
+    for target in ("reference", "cortex-m7"):
+        result = tcc("run", MLP, "--function", function, "--inputs", tmp_path / "in.npz",
+                     "-o", tmp_path / f"{target}.npz", "--target", target)
+        assert result.returncode == 0, result.stderr
+        with np.load(tmp_path / f"{target}.npz") as out:
+            outputs[target] = dict(out)
+    assert set(outputs["cortex-m7"]) == set(outputs["reference"])
+    for name, value in outputs["reference"].items():
+        assert outputs["cortex-m7"][name].shape == value.shape
+        np.testing.assert_allclose(outputs["cortex-m7"][name], value, rtol=1e-5, atol=1e-6)

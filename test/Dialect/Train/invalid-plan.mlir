@@ -19,6 +19,19 @@ module attributes {train.arena_size = 144 : i64, train.arena_alignment = 16 : i6
 
 // -----
 
+// A partial-channel weight (2 of 8 rows trained) and its momentum buffer keep only
+// their trained slice (2x4 f32 = 32 bytes each) in the arena: both fit.
+module attributes {train.arena_size = 64 : i64, train.arena_alignment = 16 : i64} {
+  func.func @partial_momentum(
+      %w: tensor<8x4xf32> {train.role = #train.role<trainable>, train.channels = 2 : i64,
+                           train.offset = 0 : i64},
+      %m: tensor<8x4xf32> {train.momentum_of = 0 : i64, train.offset = 32 : i64}) {
+    return
+  }
+}
+
+// -----
+
 // expected-error @+1 {{'train.arena_size' must be >= 0, got -16}}
 module attributes {train.arena_size = -16 : i64} {
 }
