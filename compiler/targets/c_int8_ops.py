@@ -5,7 +5,10 @@ kernels/c/tcc_int8.h with constant shapes, so the C compiler specialises every l
 Requantization constants are computed here, at compile time, with the functions the
 reference interpreter uses (runtime/quantized_ops.py: TFLite's QuantizeMultiplier for
 `rounding multiplier_shift`, the float64 effective scales for `float_scale`) and
-emitted as const tables next to the call.
+emitted as const tables next to the call. Each conv picks its kernel here (depthwise,
+pointwise, im2col for groups 1, the generic loop otherwise); kernels that widen their
+inputs get a block-local int16 `scratch` array (on the stack, sized by the header's
+TCC_Q_*_SCRATCH macros; disjoint blocks share one stack slot).
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ def _requant(op, x, y, w_scales) -> list[str]:
     if train.rounding_of(op) == "float_scale":
         return [f"  static const double eff[{count}] = "
                 f"{{{', '.join(c_double(e) for e in eff)}}};",
-                f"  const tcc_q_requant rq = {{NULL, NULL, eff, {tail}}};"]
+                f"  const tcc_q_requant rq = {{NULL, NULL, eff, {tail}, 0}};"]
     pairs = [qo.quantize_multiplier(e) for e in eff]
+    # Every shift a right shift by 2 or more bits (the usual case): the kernels' short
+    # exact rounding (tcc_q_requantize).
+    right = int(all(0 <= m < 1 << 31 and s <= -2 for m, s in pairs))
     return [f"  static const int32_t multiplier[{count}] = {{{c_ints(m for m, _ in pairs)}}};",
             f"  static const int32_t shift[{count}] = {{{c_ints(s for _, s in pairs)}}};",
-            f"  const tcc_q_requant rq = {{multiplier, shift, NULL, {tail}}};"]
+            f"  const tcc_q_requant rq = {{multiplier, shift, NULL, {tail}, {right}}};"]
 
 
 def _check_taps(op, taps: int) -> None:
@@ -56,6 +62,26 @@ def _check_taps(op, taps: int) -> None:
                                format_location(op.location))
 
 
+DEPTHWISE_MAX_PAIRS = 64
+"""TCC_Q_DW_MAX_PAIRS of tcc_int8.h: the fast depthwise kernel's KH * ceil(KW / 2)."""
+
+
+def _conv_kernel(c, w, cg, kh, kw, ow, g) -> tuple[str, str | None]:
+    """The tcc_int8.h kernel of a qconv2d and its scratch size (a C expression of the
+    header's macros, in int16 values; None if it needs none)."""
+    if g.groups == c and cg == 1 and c > 1:
+        if g.dilation[1] == 1 and kh * ((kw + 1) // 2) <= DEPTHWISE_MAX_PAIRS:
+            return "tcc_q_depthwise_conv2d_s8_inline", (
+                f"TCC_Q_DW_SCRATCH({kh}, {g.dilation[0]}, {w}, {g.padding[1]}, {ow}, "
+                f"{g.stride[1]}, {kw})")
+        return "tcc_q_conv2d_s8_inline", None
+    if (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.groups == 1:
+        return "tcc_q_pointwise_conv2d_s8_inline", f"TCC_Q_POINTWISE_SCRATCH({c})"
+    if g.groups == 1:
+        return "tcc_q_conv2d_im2col_s8_inline", f"TCC_Q_CONV_SCRATCH({c}, {kh}, {kw})"
+    return "tcc_q_conv2d_s8_inline", None
+
+
 def _qconv2d(op, a, r):
     x, y = _storage(op, op.operands[0], "input"), _storage(op, op.results[0], "result")
     n, c, h, w = dims(op.operands[0])
@@ -63,18 +89,17 @@ def _qconv2d(op, a, r):
     oh, ow = dims(op.results[0])[2:]
     g = train.ConvGeometry.of(op)
     _check_taps(op, cg * kh * kw)
-    if g.groups == c and cg == 1 and c > 1:
-        kernel = "tcc_q_depthwise_conv2d_s8_inline"
-    elif (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.groups == 1:
-        kernel = "tcc_q_pointwise_conv2d_s8_inline"
-    else:
-        kernel = "tcc_q_conv2d_s8_inline"
+    kernel, scratch = _conv_kernel(c, w, cg, kh, kw, ow, g)
     shape = c_ints([n, c, h, w, o, kh, kw, oh, ow, *g.stride, *g.padding, *g.dilation,
                      g.groups])
     bias = a[2] if len(a) > 2 else "NULL"
-    return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
-            [f"  const tcc_q_conv_shape s = {{{shape}}};",
-             f"  {kernel}({a[0]}, {a[1]}, {bias}, {r}, s, rq);", "}"])
+    args = f"{a[0]}, {a[1]}, {bias}, {r}, s, rq"
+    lines = ["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1]))
+    lines.append(f"  const tcc_q_conv_shape s = {{{shape}}};")
+    if scratch is not None:
+        lines.append(f"  int16_t scratch[{scratch}];")
+        args += ", scratch"
+    return lines + [f"  {kernel}({args});", "}"]
 
 
 def _qlinear(op, a, r):
@@ -84,8 +109,9 @@ def _qlinear(op, a, r):
     _check_taps(op, k)
     bias = a[2] if len(a) > 2 else "NULL"
     return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
-            [f"  tcc_q_linear_s8_inline({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {m}, rq);",
-             "}"])
+            [f"  int16_t scratch[TCC_Q_LINEAR_SCRATCH({k})];",
+             f"  tcc_q_linear_s8_inline({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {m}, rq, "
+             "scratch);", "}"])
 
 
 def _qadd(op, a, r):

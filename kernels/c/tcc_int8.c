@@ -10,19 +10,27 @@ void tcc_q_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8
   tcc_q_conv2d_s8_inline(x, w, bias, y, s, rq);
 }
 
+void tcc_q_conv2d_im2col_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
+                            int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq,
+                            int16_t *scratch) {
+  tcc_q_conv2d_im2col_s8_inline(x, w, bias, y, s, rq, scratch);
+}
+
 void tcc_q_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
-                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq) {
-  tcc_q_depthwise_conv2d_s8_inline(x, w, bias, y, s, rq);
+                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq,
+                               int16_t *scratch) {
+  tcc_q_depthwise_conv2d_s8_inline(x, w, bias, y, s, rq, scratch);
 }
 
 void tcc_q_pointwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
-                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq) {
-  tcc_q_pointwise_conv2d_s8_inline(x, w, bias, y, s, rq);
+                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq,
+                               int16_t *scratch) {
+  tcc_q_pointwise_conv2d_s8_inline(x, w, bias, y, s, rq, scratch);
 }
 
 void tcc_q_linear_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
-                     int32_t n, int32_t k, int32_t m, tcc_q_requant rq) {
-  tcc_q_linear_s8_inline(x, w, bias, y, n, k, m, rq);
+                     int32_t n, int32_t k, int32_t m, tcc_q_requant rq, int16_t *scratch) {
+  tcc_q_linear_s8_inline(x, w, bias, y, n, k, m, rq, scratch);
 }
 
 void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,

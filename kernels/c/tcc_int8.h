@@ -16,7 +16,17 @@
  *
  * Accumulation: the products (x - x_zp) * w are summed in int32 (the renderer
  * rejects layers whose sums could leave the int32 range); the bias is added
- * with two's-complement wrap-around, as TFLite's int32 accumulator does.
+ * with two's-complement wrap-around, as TFLite's int32 accumulator does (the
+ * fast kernels start from the bias: the same sum modulo 2^32).
+ *
+ * Fast paths (benchmarks/cortex_m_kernels.py measures them): inputs are
+ * widened once to int16 with the zero point subtracted (convs: partial im2col
+ * of two output pixels; pointwise: two NCHW pixels transposed into columns;
+ * depthwise: a ring of zero-padded rows), then multiplied two taps per SMLAD
+ * against int8 weights used as stored (SXTB16); requantization constants are
+ * loaded once per output channel and, when every shift is a right shift of
+ * two or more bits, take a short exact form (tcc_q_requantize). Some kernels
+ * take an int16 `scratch` buffer whose size a TCC_Q_*_SCRATCH macro gives.
  */
 #ifndef TCC_INT8_H
 #define TCC_INT8_H
@@ -24,6 +34,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,29 +52,80 @@ extern "C" {
  * <arm_acle.h> available); every other build gets the plain-C definitions,
  * which compute the same integers.
  *   TCC_SXTB16(v): bytes 0 and 2 of v sign-extended into two 16-bit lanes.
- *   TCC_SMLAD(a, b, acc): acc + a.lo16 * b.lo16 + a.hi16 * b.hi16 (signed).
+ *   TCC_SXTB16_ROR8(v): bytes 1 and 3 likewise (SXTB16 with ROR #8).
+ *   TCC_SSUB16(a, b): lane-wise a - b modulo 2^16.
+ *   TCC_SMLAD(a, b, acc): acc + a.lo16 * b.lo16 + a.hi16 * b.hi16 (signed),
+ *     modulo 2^32.
+ *   TCC_SMLABT(a, b, acc): acc + a.lo16 * b.hi16; TCC_SMLATB: acc + a.hi16 * b.lo16.
  *   TCC_MAC_S8(acc, x, w): acc += x * w for one pair of widened int8 values.
  * ------------------------------------------------------------------------- */
 #if defined(TCC_USE_DSP) && defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #define TCC_SXTB16(v) ((uint32_t)__sxtb16((int32_t)(v)))
+#define TCC_SXTB16_ROR8(v) tcc_sxtb16_ror8_dsp((uint32_t)(v))
+#define TCC_SSUB16(a, b) ((uint32_t)__ssub16((int32_t)(a), (int32_t)(b)))
 #define TCC_SMLAD(a, b, acc) __smlad((int32_t)(a), (int32_t)(b), (acc))
+#define TCC_SMLABT(a, b, acc) __smlabt((int32_t)(a), (int32_t)(b), (acc))
+#define TCC_SMLATB(a, b, acc) __smlatb((int32_t)(a), (int32_t)(b), (acc))
+#endif
+
+#if defined(TCC_USE_DSP) && defined(__ARM_FEATURE_DSP)
+/* SXTB16 with its ROR #8 operand (GCC 12 emits a separate ROR for __sxtb16 of a
+ * rotated value). */
+TCC_INT8_INLINE uint32_t tcc_sxtb16_ror8_dsp(uint32_t v) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
 #endif
 
 #ifndef TCC_SXTB16
 #define TCC_SXTB16(v) tcc_sxtb16_c((uint32_t)(v))
 #endif
+#ifndef TCC_SXTB16_ROR8
+#define TCC_SXTB16_ROR8(v) tcc_sxtb16_c(tcc_ror8((uint32_t)(v)))
+#endif
+#ifndef TCC_SSUB16
+#define TCC_SSUB16(a, b) tcc_ssub16_c((uint32_t)(a), (uint32_t)(b))
+#endif
 #ifndef TCC_SMLAD
 #define TCC_SMLAD(a, b, acc) tcc_smlad_c((uint32_t)(a), (uint32_t)(b), (acc))
+#endif
+#ifndef TCC_SMLABT
+#define TCC_SMLABT(a, b, acc) tcc_smlaxy_c((uint32_t)(a), (uint32_t)(b) >> 16, (acc))
+#endif
+#ifndef TCC_SMLATB
+#define TCC_SMLATB(a, b, acc) tcc_smlaxy_c((uint32_t)(a) >> 16, (uint32_t)(b), (acc))
 #endif
 #ifndef TCC_MAC_S8
 #define TCC_MAC_S8(acc, x, w) ((acc) += (int32_t)(x) * (int32_t)(w))
 #endif
 
+/* Fully unrolls the next loop when its trip count is a constant (GCC, Clang). */
+#if defined(__GNUC__)
+#define TCC_UNROLL _Pragma("GCC unroll 16")
+#else
+#define TCC_UNROLL
+#endif
+
+/* v saturated to int8 (one SSAT where the target has it). */
+#if defined(__ARM_FEATURE_SAT)
+#define TCC_SSAT8(v) __ssat((v), 8)
+#else
+#define TCC_SSAT8(v) ((v) < -128 ? -128 : (v) > 127 ? 127 : (v))
+#endif
+
+/* v rotated right by 8 bits. */
+TCC_INT8_INLINE uint32_t tcc_ror8(uint32_t v) { return v >> 8 | v << 24; }
+
 TCC_INT8_INLINE uint32_t tcc_sxtb16_c(uint32_t v) {
   const uint32_t lo = (uint32_t)(uint16_t)(int16_t)(int8_t)(v & 0xFFu);
   const uint32_t hi = (uint32_t)(uint16_t)(int16_t)(int8_t)((v >> 16) & 0xFFu);
   return lo | hi << 16;
+}
+
+TCC_INT8_INLINE uint32_t tcc_ssub16_c(uint32_t a, uint32_t b) {
+  return ((a - b) & 0xFFFFu) | (((a >> 16) - (b >> 16)) << 16);
 }
 
 TCC_INT8_INLINE int32_t tcc_smlad_c(uint32_t a, uint32_t b, int32_t acc) {
@@ -72,18 +134,44 @@ TCC_INT8_INLINE int32_t tcc_smlad_c(uint32_t a, uint32_t b, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
 }
 
+/* acc + (int16)a * (int16)b modulo 2^32 (the low halves of a and b). */
+TCC_INT8_INLINE int32_t tcc_smlaxy_c(uint32_t a, uint32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a & 0xFFFFu) *
+                                              (int16_t)(b & 0xFFFFu)));
+}
+
+/* 4 bytes at p, any alignment (one LDR on the M7, which allows unaligned LDR/STR). */
+TCC_INT8_INLINE uint32_t tcc_load32(const void *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+TCC_INT8_INLINE void tcc_store32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+/* acc + x * w modulo 2^32 (the int32 accumulator wraps as TFLite's does). */
+TCC_INT8_INLINE int32_t tcc_mac(int32_t acc, int32_t x, int32_t w) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(x * w));
+}
+
 /* ---------------------------------------------------------------------------
  * Fixed-point arithmetic (TFLite's MultiplyByQuantizedMultiplier, gemmlowp).
  * Right shifts of negative values are arithmetic (GCC and Clang guarantee it).
  * ------------------------------------------------------------------------- */
 
-/* round(a * b / 2^31), ties toward +inf; INT32_MIN * INT32_MIN saturates. */
+/* round(a * b / 2^31), ties toward +inf; INT32_MIN * INT32_MIN saturates.
+ * gemmlowp adds a nudge of 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and truncates
+ * toward zero; for ab < 0 truncating ab + 1 - 2^30 equals flooring ab + 2^30,
+ * so both cases are floor((ab + 2^30) / 2^31): one multiply-accumulate and a
+ * shift instead of a 64-bit division. */
 TCC_INT8_INLINE int32_t tcc_srdhm(int32_t a, int32_t b) {
   if (a == b && a == INT32_MIN) return INT32_MAX;
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  /* C's division truncates toward zero, as gemmlowp's does. */
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* tcc_srdhm for b >= 0 (a requantization multiplier): no saturating case. */
+TCC_INT8_INLINE int32_t tcc_srdhm_pos(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero; 0 <= exponent <= 31. */
@@ -92,6 +180,19 @@ TCC_INT8_INLINE int32_t tcc_rdbpot(int32_t x, int32_t exponent) {
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0);
   return (x >> exponent) + (remainder > threshold);
+}
+
+/* tcc_rdbpot for exponent = e1 + 1 >= 1, in four instructions: ties away from
+ * zero is floor((x - [x < 0] + 2^(e-1)) / 2^e), which equals
+ * ((z >> (e - 1)) + 1) >> 1 for z = x - [x < 0] (no overflow: x > INT32_MIN
+ * whenever x comes from tcc_srdhm with a multiplier below 2^31). */
+TCC_INT8_INLINE int32_t tcc_rdbpot1(int32_t x, int32_t e1) {
+  return (((x + (x >> 31)) >> e1) + 1) >> 1;
+}
+
+/* tcc_rdbpot of a tcc_srdhm result (never INT32_MIN), 0 <= exponent <= 31. */
+TCC_INT8_INLINE int32_t tcc_rdbpot_srdhm(int32_t x, int32_t exponent) {
+  return exponent == 0 ? x : tcc_rdbpot1(x, exponent - 1);
 }
 
 /* x * multiplier * 2^(shift - 31) with TFLite's double rounding; the left
@@ -111,6 +212,7 @@ TCC_INT8_INLINE int32_t tcc_rne_bounded(double v) {
 }
 
 TCC_INT8_INLINE int8_t tcc_clamp_s8(int32_t v, int32_t qmin, int32_t qmax) {
+  if (qmin == -128 && qmax == 127) return (int8_t)TCC_SSAT8(v);
   return (int8_t)(v < qmin ? qmin : v > qmax ? qmax : v);
 }
 
@@ -134,13 +236,23 @@ TCC_INT8_INLINE int32_t tcc_divide_round(int32_t total, int32_t count,
 /* Requantization of an int32 accumulator to the int8 output of channel o:
  * multiplier_shift: tcc_mbqm(acc, multiplier[o], shift[o]) (eff == NULL);
  * float_scale: round half to even of (double)acc * eff[o]. Then + output_zp,
- * clamped to [qmin, qmax]. input_zp is subtracted from every input value. */
+ * clamped to [qmin, qmax]. input_zp is subtracted from every input value.
+ * right_shifts: 1 if every multiplier is non-negative and every shift <= -2
+ * (what the renderer checks at compile time): the short exact path
+ * tcc_srdhm_pos + tcc_rdbpot1 applies, with the output zero point folded in. */
 typedef struct {
   const int32_t *multiplier;
   const int32_t *shift;
   const double *eff;
   int32_t input_zp, output_zp, qmin, qmax;
+  int32_t right_shifts;
 } tcc_q_requant;
+
+/* One output channel's requantization constants, loaded once per channel. */
+typedef struct {
+  int32_t multiplier, shift;
+  double eff;
+} tcc_q_channel;
 
 /* Shape of a quantized 2-D convolution (as tcc_conv2d_params). */
 typedef struct {
@@ -174,13 +286,40 @@ typedef struct {
  * Kernels (always inlined bodies; tcc_int8.c has out-of-line versions).
  * ------------------------------------------------------------------------- */
 
+/* The requantization constants of output channel o. */
+TCC_INT8_INLINE tcc_q_channel tcc_q_channel_of(tcc_q_requant rq, int32_t o) {
+  tcc_q_channel ch = {0, 0, 0.0};
+  if (rq.eff != NULL) {
+    ch.eff = rq.eff[o];
+  } else {
+    ch.multiplier = rq.multiplier[o];
+    ch.shift = rq.shift[o];
+  }
+  return ch;
+}
+
+/* The int8 output of an accumulator (bias included) with channel constants ch. */
+TCC_INT8_INLINE int8_t tcc_q_requantize(int32_t acc, tcc_q_channel ch, tcc_q_requant rq) {
+  int32_t v;
+  if (rq.eff != NULL) {
+    v = tcc_rne_bounded((double)acc * ch.eff);
+  } else if (rq.right_shifts) {
+    /* tcc_rdbpot1 + output_zp as one shift: ((z >> e1) + 1) >> 1 + zp equals
+     * ((z >> e1) + 1 + 2 zp) >> 1, and e1 >= 1 keeps it inside int32. */
+    const int32_t h = tcc_srdhm_pos(acc, ch.multiplier);
+    return tcc_clamp_s8((((h + (h >> 31)) >> (-ch.shift - 1)) + (1 + 2 * rq.output_zp)) >> 1,
+                        rq.qmin, rq.qmax);
+  } else {
+    v = tcc_mbqm(acc, ch.multiplier, ch.shift);
+  }
+  return tcc_clamp_s8(v + rq.output_zp, rq.qmin, rq.qmax);
+}
+
 /* The int8 output of channel o from its accumulator (bias may be NULL). */
 TCC_INT8_INLINE int8_t tcc_q_output(int32_t acc, const int32_t *bias, int32_t o,
                                     tcc_q_requant rq) {
   if (bias != NULL) acc = (int32_t)((uint32_t)acc + (uint32_t)bias[o]);
-  const int32_t v = rq.eff != NULL ? tcc_rne_bounded((double)acc * rq.eff[o])
-                                   : tcc_mbqm(acc, rq.multiplier[o], rq.shift[o]);
-  return tcc_clamp_s8(v + rq.output_zp, rq.qmin, rq.qmax);
+  return tcc_q_requantize(acc, tcc_q_channel_of(rq, o), rq);
 }
 
 /* y[n,o,i,j] = requant(b[o] + sum_{ci,a,b} (x[n, g*C/G + ci, i*sh - ph + a*dh,
@@ -216,70 +355,356 @@ TCC_INT8_INLINE void tcc_q_conv2d_s8_inline(const int8_t *x, const int8_t *w,
   }
 }
 
-/* Depthwise (groups == C, weight C*M x 1 x KH x KW): output channel oc reads
- * input channel oc / M. */
+/* ---------------------------------------------------------------------------
+ * Column buffers and the 2x2 dot-product core shared by the im2col conv, the
+ * pointwise conv and the fully connected layer. A column holds the k inputs of
+ * one output pixel as int16 values with the input zero point subtracted, each
+ * whole group of four taps in the order t0 t2 t1 t3: the two 16-bit lanes of
+ * one word then match TCC_SXTB16 (taps 0 and 2) and TCC_SXTB16_ROR8 (taps 1
+ * and 3) of the little-endian word holding four int8 weights, so a weight row
+ * is used as stored and every four taps cost one load, two extensions and two
+ * SMLADs per output channel. The k % 4 last taps keep their order.
+ * ------------------------------------------------------------------------- */
+
+/* Position of tap t (0 <= t < k) in a column. */
+TCC_INT8_INLINE int32_t tcc_q_col_index(int32_t t, int32_t k) {
+  return t < (k & ~3) ? (t & ~3) | (t & 1) << 1 | (t >> 1 & 1) : t;
+}
+
+/* (lo, hi) as two int16 lanes of a word. */
+TCC_INT8_INLINE uint32_t tcc_pack16(int32_t lo, int32_t hi) {
+  return (uint32_t)(uint16_t)lo | (uint32_t)hi << 16;
+}
+
+/* Requantized dot products of weight rows o = 0..m-1 (k int8 each, w + o * k,
+ * any alignment) with columns c0 and c1, plus bias[o] (modulo 2^32), written
+ * to y0[o * ys] and, unless y1 is NULL, y1[o * ys] (c1 may then be c0). Two
+ * output channels by two columns per step: four accumulators in registers. */
+TCC_INT8_INLINE void tcc_q_gemm_2col(const int16_t *c0, const int16_t *c1,
+                                     const int8_t *w, const int32_t *bias, int8_t *y0,
+                                     int8_t *y1, int32_t ys, int32_t k, int32_t m,
+                                     tcc_q_requant rq) {
+  const int32_t k4 = k & ~3;
+  int32_t o = 0;
+  for (; o + 2 <= m; o += 2) {
+    const int8_t *wa = w + o * k, *wb = wa + k;
+    int32_t a0 = bias != NULL ? bias[o] : 0, b0 = bias != NULL ? bias[o + 1] : 0;
+    int32_t a1 = a0, b1 = b0;
+    for (int32_t t = 0; t < k4; t += 4) {
+      const uint32_t va = tcc_load32(wa + t), vb = tcc_load32(wb + t);
+      const uint32_t wa02 = TCC_SXTB16(va), wa13 = TCC_SXTB16_ROR8(va);
+      const uint32_t wb02 = TCC_SXTB16(vb), wb13 = TCC_SXTB16_ROR8(vb);
+      const uint32_t x02 = tcc_load32(c0 + t), x13 = tcc_load32(c0 + t + 2);
+      a0 = TCC_SMLAD(wa02, x02, a0);
+      a0 = TCC_SMLAD(wa13, x13, a0);
+      b0 = TCC_SMLAD(wb02, x02, b0);
+      b0 = TCC_SMLAD(wb13, x13, b0);
+      const uint32_t z02 = tcc_load32(c1 + t), z13 = tcc_load32(c1 + t + 2);
+      a1 = TCC_SMLAD(wa02, z02, a1);
+      a1 = TCC_SMLAD(wa13, z13, a1);
+      b1 = TCC_SMLAD(wb02, z02, b1);
+      b1 = TCC_SMLAD(wb13, z13, b1);
+    }
+    for (int32_t t = k4; t < k; ++t) {
+      a0 = tcc_mac(a0, c0[t], wa[t]);
+      b0 = tcc_mac(b0, c0[t], wb[t]);
+      a1 = tcc_mac(a1, c1[t], wa[t]);
+      b1 = tcc_mac(b1, c1[t], wb[t]);
+    }
+    const tcc_q_channel cha = tcc_q_channel_of(rq, o), chb = tcc_q_channel_of(rq, o + 1);
+    y0[o * ys] = tcc_q_requantize(a0, cha, rq);
+    y0[(o + 1) * ys] = tcc_q_requantize(b0, chb, rq);
+    if (y1 != NULL) {
+      y1[o * ys] = tcc_q_requantize(a1, cha, rq);
+      y1[(o + 1) * ys] = tcc_q_requantize(b1, chb, rq);
+    }
+  }
+  if (o < m) { /* the last channel of an odd m */
+    const int8_t *wa = w + o * k;
+    int32_t a0 = bias != NULL ? bias[o] : 0, a1 = a0;
+    for (int32_t t = 0; t < k4; t += 4) {
+      const uint32_t va = tcc_load32(wa + t);
+      const uint32_t wa02 = TCC_SXTB16(va), wa13 = TCC_SXTB16_ROR8(va);
+      a0 = TCC_SMLAD(wa02, tcc_load32(c0 + t), a0);
+      a0 = TCC_SMLAD(wa13, tcc_load32(c0 + t + 2), a0);
+      a1 = TCC_SMLAD(wa02, tcc_load32(c1 + t), a1);
+      a1 = TCC_SMLAD(wa13, tcc_load32(c1 + t + 2), a1);
+    }
+    for (int32_t t = k4; t < k; ++t) {
+      a0 = tcc_mac(a0, c0[t], wa[t]);
+      a1 = tcc_mac(a1, c1[t], wa[t]);
+    }
+    const tcc_q_channel cha = tcc_q_channel_of(rq, o);
+    y0[o * ys] = tcc_q_requantize(a0, cha, rq);
+    if (y1 != NULL) y1[o * ys] = tcc_q_requantize(a1, cha, rq);
+  }
+}
+
+/* Columns of k contiguous int8 values (x0 and, if x1 != NULL, x1) minus zp. */
+TCC_INT8_INLINE void tcc_q_fill_rows(const int8_t *x0, const int8_t *x1, int16_t *c0,
+                                     int16_t *c1, int32_t k, int32_t zp) {
+  const int32_t k4 = k & ~3;
+  const uint32_t zp2 = tcc_pack16(zp, zp);
+  for (int32_t t = 0; t < k4; t += 4) {
+    const uint32_t v = tcc_load32(x0 + t);
+    tcc_store32(c0 + t, TCC_SSUB16(TCC_SXTB16(v), zp2));
+    tcc_store32(c0 + t + 2, TCC_SSUB16(TCC_SXTB16_ROR8(v), zp2));
+    if (x1 != NULL) {
+      const uint32_t u = tcc_load32(x1 + t);
+      tcc_store32(c1 + t, TCC_SSUB16(TCC_SXTB16(u), zp2));
+      tcc_store32(c1 + t + 2, TCC_SSUB16(TCC_SXTB16_ROR8(u), zp2));
+    }
+  }
+  for (int32_t t = k4; t < k; ++t) {
+    c0[t] = (int16_t)(x0[t] - zp);
+    if (x1 != NULL) c1[t] = (int16_t)(x1[t] - zp);
+  }
+}
+
+/* ---------------------------------------------------------------------------
+ * Convolutions.
+ * ------------------------------------------------------------------------- */
+
+/* Scratch (int16 elements) of tcc_q_conv2d_im2col_s8_inline: two columns. */
+#define TCC_Q_CONV_SCRATCH(cin, kh, kw) (2 * (cin) * (kh) * (kw))
+
+/* The column of output pixel (i, j): taps (ci, ky, kx) in weight order, the
+ * out-of-image ones (zero padding) 0. `inside`: no tap leaves the image. */
+TCC_INT8_INLINE void tcc_q_im2col(const int8_t *x, int16_t *col, int32_t i, int32_t j,
+                                  tcc_q_conv_shape s, int32_t zp, int32_t inside) {
+  const int32_t k = s.c * s.kh * s.kw;
+  for (int32_t ci = 0; ci < s.c; ++ci) {
+    for (int32_t ky = 0; ky < s.kh; ++ky) {
+      const int32_t u = i * s.stride_h - s.pad_h + ky * s.dil_h;
+      const int8_t *xr = x + (ci * s.h + u) * s.w;
+      for (int32_t kx = 0; kx < s.kw; ++kx) {
+        const int32_t v = j * s.stride_w - s.pad_w + kx * s.dil_w;
+        const int32_t t = (ci * s.kh + ky) * s.kw + kx;
+        const int32_t in = inside || (u >= 0 && u < s.h && v >= 0 && v < s.w);
+        col[tcc_q_col_index(t, k)] = (int16_t)(in ? xr[v] - zp : 0);
+      }
+    }
+  }
+}
+
+/* Whether every tap of output pixels (i, j..j+count-1) lies inside the image. */
+TCC_INT8_INLINE int32_t tcc_q_inside(int32_t i, int32_t j, int32_t count,
+                                     tcc_q_conv_shape s) {
+  const int32_t u = i * s.stride_h - s.pad_h, v = j * s.stride_w - s.pad_w;
+  return u >= 0 && u + (s.kh - 1) * s.dil_h < s.h && v >= 0 &&
+         v + (count - 1) * s.stride_w + (s.kw - 1) * s.dil_w < s.w;
+}
+
+/* The conv of tcc_q_conv2d_s8_inline for groups == 1 as partial im2col: the
+ * columns of two output pixels, then tcc_q_gemm_2col over every output channel.
+ * scratch: TCC_Q_CONV_SCRATCH(C, KH, KW) int16 values. */
+TCC_INT8_INLINE void tcc_q_conv2d_im2col_s8_inline(const int8_t *x, const int8_t *w,
+                                                   const int32_t *bias, int8_t *y,
+                                                   tcc_q_conv_shape s, tcc_q_requant rq,
+                                                   int16_t *scratch) {
+  const int32_t k = s.c * s.kh * s.kw, plane = s.oh * s.ow;
+  int16_t *c0 = scratch, *c1 = scratch + k;
+  for (int32_t n = 0; n < s.n; ++n) {
+    const int8_t *xn = x + n * s.c * s.h * s.w;
+    int8_t *yn = y + n * s.o * plane;
+    for (int32_t i = 0; i < s.oh; ++i) {
+      for (int32_t j = 0; j < s.ow; j += 2) {
+        const int32_t two = j + 1 < s.ow;
+        if (tcc_q_inside(i, j, 1 + two, s)) {
+          tcc_q_im2col(xn, c0, i, j, s, rq.input_zp, 1);
+          if (two) tcc_q_im2col(xn, c1, i, j + 1, s, rq.input_zp, 1);
+        } else {
+          tcc_q_im2col(xn, c0, i, j, s, rq.input_zp, 0);
+          if (two) tcc_q_im2col(xn, c1, i, j + 1, s, rq.input_zp, 0);
+        }
+        int8_t *yp = yn + i * s.ow + j;
+        tcc_q_gemm_2col(c0, two ? c1 : c0, w, bias, yp, two ? yp + 1 : NULL, plane, k,
+                        s.o, rq);
+      }
+    }
+  }
+}
+
+/* Scratch (int16 elements) of tcc_q_pointwise_conv2d_s8_inline: two columns. */
+#define TCC_Q_POINTWISE_SCRATCH(cin) (2 * (cin))
+
+/* Pointwise (1x1 kernel, stride 1, no padding, groups 1): per pixel p,
+ * y[n,o,p] = requant(b[o] + sum_c (x[n,c,p] - x_zp) * w[o,c]). Two pixels at a
+ * time are transposed into columns (the NCHW channels of a pixel are HW bytes
+ * apart), then tcc_q_gemm_2col. scratch: TCC_Q_POINTWISE_SCRATCH(C). */
+TCC_INT8_INLINE void tcc_q_pointwise_conv2d_s8_inline(const int8_t *x, const int8_t *w,
+                                                      const int32_t *bias, int8_t *y,
+                                                      tcc_q_conv_shape s,
+                                                      tcc_q_requant rq,
+                                                      int16_t *scratch) {
+  const int32_t hw = s.h * s.w, k = s.c, k4 = s.c & ~3;
+  const uint32_t zp2 = tcc_pack16(rq.input_zp, rq.input_zp);
+  int16_t *c0 = scratch, *c1 = scratch + k;
+  for (int32_t n = 0; n < s.n; ++n) {
+    const int8_t *xn = x + n * s.c * hw;
+    int8_t *yn = y + n * s.o * hw;
+    int32_t p = 0;
+    for (; p + 2 <= hw; p += 2) {
+      /* Bytes (c, p), (c, p+1), (c+2, p), (c+2, p+1) in one word: TCC_SXTB16
+       * gives pixel p's lanes (c, c+2), TCC_SXTB16_ROR8 pixel p+1's. */
+      const int8_t *xp = xn + p;
+      for (int32_t t = 0; t < k4; t += 4) {
+        const int8_t *xt = xp + t * hw;
+        uint16_t h0, h1, h2, h3;
+        memcpy(&h0, xt, 2);
+        memcpy(&h1, xt + hw, 2);
+        memcpy(&h2, xt + 2 * hw, 2);
+        memcpy(&h3, xt + 3 * hw, 2);
+        const uint32_t v02 = (uint32_t)h0 | (uint32_t)h2 << 16;
+        const uint32_t v13 = (uint32_t)h1 | (uint32_t)h3 << 16;
+        tcc_store32(c0 + t, TCC_SSUB16(TCC_SXTB16(v02), zp2));
+        tcc_store32(c0 + t + 2, TCC_SSUB16(TCC_SXTB16(v13), zp2));
+        tcc_store32(c1 + t, TCC_SSUB16(TCC_SXTB16_ROR8(v02), zp2));
+        tcc_store32(c1 + t + 2, TCC_SSUB16(TCC_SXTB16_ROR8(v13), zp2));
+      }
+      for (int32_t t = k4; t < k; ++t) {
+        c0[t] = (int16_t)(xp[t * hw] - rq.input_zp);
+        c1[t] = (int16_t)(xp[t * hw + 1] - rq.input_zp);
+      }
+      tcc_q_gemm_2col(c0, c1, w, bias, yn + p, yn + p + 1, hw, k, s.o, rq);
+    }
+    if (p < hw) { /* an odd last pixel */
+      for (int32_t t = 0; t < k; ++t)
+        c0[tcc_q_col_index(t, k)] = (int16_t)(xn[t * hw + p] - rq.input_zp);
+      tcc_q_gemm_2col(c0, c0, w, bias, yn + p, NULL, hw, k, s.o, rq);
+    }
+  }
+}
+
+/* Depthwise scratch: a ring of (KH-1)*DH+1 zero-padded int16 rows of
+ * TCC_Q_DW_ROW values (the padded input row, and room for the last tap pair). */
+#define TCC_Q_DW_ROW(w, pw, ow, sw, kw)                                              \
+  ((((w) + (pw) > ((ow) - 1) * (sw) + (kw) + ((kw) & 1) ? (w) + (pw)                  \
+                                                       : ((ow) - 1) * (sw) + (kw) +  \
+                                                             ((kw) & 1)) + 1) & ~1)
+#define TCC_Q_DW_SCRATCH(kh, dh, w, pw, ow, sw, kw) \
+  ((((kh) - 1) * (dh) + 1) * TCC_Q_DW_ROW(w, pw, ow, sw, kw))
+#define TCC_Q_DW_MAX_PAIRS 64  /* KH * ceil(KW / 2) of the fast depthwise path */
+
+/* Input row xr (w int8) minus zp into row[0..w) as int16, four at a time. */
+TCC_INT8_INLINE void tcc_q_widen_row(const int8_t *xr, int16_t *row, int32_t w,
+                                     int32_t zp) {
+  const uint32_t zp2 = tcc_pack16(zp, zp);
+  int32_t q = 0;
+  for (; q + 4 <= w; q += 4) {
+    const uint32_t v = tcc_load32(xr + q);
+    const uint32_t e02 = TCC_SSUB16(TCC_SXTB16(v), zp2);
+    const uint32_t e13 = TCC_SSUB16(TCC_SXTB16_ROR8(v), zp2);
+    tcc_store32(row + q, (e02 & 0xFFFFu) | e13 << 16);
+    tcc_store32(row + q + 2, e02 >> 16 | (e13 & 0xFFFF0000u));
+  }
+  for (; q < w; ++q) row[q] = (int16_t)(xr[q] - zp);
+}
+
+/* Depthwise (groups == C, weight C*M x 1 x KH x KW, width dilation 1, at most
+ * TCC_Q_DW_MAX_PAIRS tap pairs): output channel oc reads input channel oc / M.
+ * Input rows are widened once into a ring of zero-padded int16 rows; each
+ * output is one SMLAD per pair of horizontally adjacent taps. scratch:
+ * TCC_Q_DW_SCRATCH(KH, DH, W, PW, OW, SW, KW) int16 values. */
 TCC_INT8_INLINE void tcc_q_depthwise_conv2d_s8_inline(const int8_t *x, const int8_t *w,
                                                       const int32_t *bias, int8_t *y,
                                                       tcc_q_conv_shape s,
-                                                      tcc_q_requant rq) {
-  const int32_t m = s.o / s.c;
+                                                      tcc_q_requant rq,
+                                                      int16_t *scratch) {
+  const int32_t m = s.o / s.c, ring = (s.kh - 1) * s.dil_h + 1, pairs = (s.kw + 1) / 2;
+  const int32_t width = TCC_Q_DW_ROW(s.w, s.pad_w, s.ow, s.stride_w, s.kw);
   for (int32_t n = 0; n < s.n; ++n) {
     for (int32_t oc = 0; oc < s.o; ++oc) {
       const int8_t *xc = x + (n * s.c + oc / m) * s.h * s.w;
       const int8_t *wc = w + oc * s.kh * s.kw;
       int8_t *yc = y + (n * s.o + oc) * s.oh * s.ow;
+      uint32_t wp[TCC_Q_DW_MAX_PAIRS]; /* (w[ky][kx], w[ky][kx+1]) lanes, 0 past KW */
+      TCC_UNROLL
+      for (int32_t ky = 0; ky < s.kh; ++ky)
+        TCC_UNROLL
+        for (int32_t q = 0; q < pairs; ++q)
+          wp[ky * pairs + q] = tcc_pack16(
+              wc[ky * s.kw + 2 * q], 2 * q + 1 < s.kw ? wc[ky * s.kw + 2 * q + 1] : 0);
+      const int32_t b = bias != NULL ? bias[oc] : 0;
+      const tcc_q_channel ch = tcc_q_channel_of(rq, oc);
+      memset(scratch, 0, sizeof(int16_t) * (size_t)(ring * width));
+      int32_t next = -s.pad_h; /* the first input row not yet in the ring */
       for (int32_t i = 0; i < s.oh; ++i) {
-        for (int32_t j = 0; j < s.ow; ++j) {
-          int32_t acc = 0;
-          for (int32_t ky = 0; ky < s.kh; ++ky) {
-            const int32_t u = i * s.stride_h - s.pad_h + ky * s.dil_h;
-            if (u < 0 || u >= s.h) continue;
-            for (int32_t kx = 0; kx < s.kw; ++kx) {
-              const int32_t v = j * s.stride_w - s.pad_w + kx * s.dil_w;
-              if (v < 0 || v >= s.w) continue;
-              TCC_MAC_S8(acc, xc[u * s.w + v] - rq.input_zp, wc[ky * s.kw + kx]);
+        const int32_t first = i * s.stride_h - s.pad_h;
+        for (int32_t r = next > first ? next : first; r < first + ring; ++r) {
+          int16_t *row = scratch + ((r + s.pad_h) % ring) * width + s.pad_w;
+          if (r >= 0 && r < s.h)
+            tcc_q_widen_row(xc + r * s.w, row, s.w, rq.input_zp);
+          else
+            memset(row, 0, sizeof(int16_t) * (size_t)s.w);
+        }
+        next = first + ring;
+        const int16_t *rows[TCC_Q_DW_MAX_PAIRS];
+        TCC_UNROLL
+        for (int32_t ky = 0; ky < s.kh; ++ky)
+          rows[ky] = scratch + ((first + ky * s.dil_h + s.pad_h) % ring) * width;
+        int8_t *yr = yc + i * s.ow;
+        int32_t j = 0;
+        if (s.kw == 3 && (s.stride_w == 1 || s.stride_w == 2)) {
+          /* Two outputs per step from shared loads: with P01 = (w0, w1) and
+           * P12 = (w1, w2), stride 1 reads x0..x3 as (x0, x1), (x2, x3):
+           *   y0 = x0 w0 + x1 w1 + x2 w2 = SMLAD(X01, P01) + SMLABT(X23, P12)
+           *   y1 = x1 w0 + x2 w1 + x3 w2 = SMLATB(X01, P01) + SMLAD(X23, P12);
+           * stride 2 reads x0..x5: y1 = SMLAD(X23, P01) + SMLABT(X45, P12). */
+          for (; j + 2 <= s.ow; j += 2) {
+            int32_t acc0 = b, acc1 = b;
+            TCC_UNROLL
+            for (int32_t ky = 0; ky < s.kh; ++ky) {
+              const int16_t *row = rows[ky] + j * s.stride_w;
+              const uint32_t p01 = wp[ky * 2], w2 = wp[ky * 2 + 1];
+              const uint32_t p12 = (p01 >> 16) | w2 << 16;
+              const uint32_t x01 = tcc_load32(row), x23 = tcc_load32(row + 2);
+              acc0 = TCC_SMLAD(x01, p01, acc0);
+              acc0 = TCC_SMLABT(x23, p12, acc0);
+              if (s.stride_w == 1) {
+                acc1 = TCC_SMLATB(x01, p01, acc1);
+                acc1 = TCC_SMLAD(x23, p12, acc1);
+              } else {
+                acc1 = TCC_SMLAD(x23, p01, acc1);
+                acc1 = TCC_SMLABT(tcc_load32(row + 4), p12, acc1);
+              }
             }
+            yr[j] = tcc_q_requantize(acc0, ch, rq);
+            yr[j + 1] = tcc_q_requantize(acc1, ch, rq);
           }
-          yc[i * s.ow + j] = tcc_q_output(acc, bias, oc, rq);
+        }
+        for (; j < s.ow; ++j) {
+          int32_t acc = b;
+          TCC_UNROLL
+          for (int32_t ky = 0; ky < s.kh; ++ky) {
+            const int16_t *row = rows[ky] + j * s.stride_w;
+            TCC_UNROLL
+            for (int32_t q = 0; q < pairs; ++q)
+              acc = TCC_SMLAD(tcc_load32(row + 2 * q), wp[ky * pairs + q], acc);
+          }
+          yr[j] = tcc_q_requantize(acc, ch, rq);
         }
       }
     }
   }
 }
 
-/* Pointwise (1x1 kernel, stride 1, no padding, groups 1): per pixel p,
- * y[n,o,p] = requant(b[o] + sum_c (x[n,c,p] - x_zp) * w[o,c]). */
-TCC_INT8_INLINE void tcc_q_pointwise_conv2d_s8_inline(const int8_t *x, const int8_t *w,
-                                                      const int32_t *bias, int8_t *y,
-                                                      tcc_q_conv_shape s,
-                                                      tcc_q_requant rq) {
-  const int32_t hw = s.h * s.w;
-  for (int32_t n = 0; n < s.n; ++n) {
-    const int8_t *xn = x + n * s.c * hw;
-    for (int32_t oc = 0; oc < s.o; ++oc) {
-      const int8_t *wo = w + oc * s.c;
-      int8_t *yc = y + (n * s.o + oc) * hw;
-      for (int32_t p = 0; p < hw; ++p) {
-        int32_t acc = 0;
-        for (int32_t ci = 0; ci < s.c; ++ci)
-          TCC_MAC_S8(acc, xn[ci * hw + p] - rq.input_zp, wo[ci]);
-        yc[p] = tcc_q_output(acc, bias, oc, rq);
-      }
-    }
-  }
-}
+/* Scratch (int16 elements) of tcc_q_linear_s8_inline: two columns. */
+#define TCC_Q_LINEAR_SCRATCH(k) (2 * (k))
 
-/* y[r,j] = requant(b[j] + sum_i (x[r,i] - x_zp) * w[j,i]), x [n,k], w [m,k]. */
+/* y[r,j] = requant(b[j] + sum_i (x[r,i] - x_zp) * w[j,i]), x [n,k], w [m,k]: two
+ * rows of x at a time as columns, then tcc_q_gemm_2col. scratch:
+ * TCC_Q_LINEAR_SCRATCH(k). */
 TCC_INT8_INLINE void tcc_q_linear_s8_inline(const int8_t *x, const int8_t *w,
                                             const int32_t *bias, int8_t *y, int32_t n,
-                                            int32_t k, int32_t m, tcc_q_requant rq) {
-  for (int32_t r = 0; r < n; ++r) {
-    for (int32_t j = 0; j < m; ++j) {
-      int32_t acc = 0;
-      for (int32_t i = 0; i < k; ++i)
-        TCC_MAC_S8(acc, x[r * k + i] - rq.input_zp, w[j * k + i]);
-      y[r * m + j] = tcc_q_output(acc, bias, j, rq);
-    }
+                                            int32_t k, int32_t m, tcc_q_requant rq,
+                                            int16_t *scratch) {
+  int16_t *c0 = scratch, *c1 = scratch + k;
+  for (int32_t r = 0; r < n; r += 2) {
+    const int32_t two = r + 1 < n;
+    tcc_q_fill_rows(x + r * k, two ? x + (r + 1) * k : NULL, c0, c1, k, rq.input_zp);
+    tcc_q_gemm_2col(c0, two ? c1 : c0, w, bias, y + r * m, two ? y + (r + 1) * m : NULL,
+                    1, k, m, rq);
   }
 }
 
@@ -292,12 +717,12 @@ TCC_INT8_INLINE void tcc_q_add_s8_inline(const int8_t *a, const int8_t *b, int8_
     if (p.float_scale) {
       v = tcc_rne_bounded(((double)va * p.a_scale + (double)vb * p.b_scale) / p.y_scale);
     } else {
-      /* |va| <= 255: va * 2^20 fits in int32. */
-      const int32_t sa = tcc_rdbpot(
-          tcc_srdhm(va * (1 << TCC_ADD_LEFT_SHIFT), p.a_multiplier), -p.a_shift);
-      const int32_t sb = tcc_rdbpot(
-          tcc_srdhm(vb * (1 << TCC_ADD_LEFT_SHIFT), p.b_multiplier), -p.b_shift);
-      v = tcc_rdbpot(tcc_srdhm(sa + sb, p.y_multiplier), -p.y_shift);
+      /* |va| <= 255: va * 2^20 fits in int32; |sa|, |sb| < 2^28. */
+      const int32_t sa = tcc_rdbpot_srdhm(
+          tcc_srdhm_pos(va * (1 << TCC_ADD_LEFT_SHIFT), p.a_multiplier), -p.a_shift);
+      const int32_t sb = tcc_rdbpot_srdhm(
+          tcc_srdhm_pos(vb * (1 << TCC_ADD_LEFT_SHIFT), p.b_multiplier), -p.b_shift);
+      v = tcc_rdbpot_srdhm(tcc_srdhm_pos(sa + sb, p.y_multiplier), -p.y_shift);
     }
     y[i] = tcc_clamp_s8(v + p.y_zp, p.qmin, p.qmax);
   }
@@ -365,12 +790,17 @@ TCC_INT8_INLINE void tcc_quantize_s8_inline(const float *x, int8_t *y, int32_t s
 /* Out-of-line versions (tcc_int8.c), same arguments. */
 void tcc_q_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
                      tcc_q_conv_shape s, tcc_q_requant rq);
+void tcc_q_conv2d_im2col_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
+                            int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq,
+                            int16_t *scratch);
 void tcc_q_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
-                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq);
+                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq,
+                               int16_t *scratch);
 void tcc_q_pointwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
-                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq);
+                               int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq,
+                               int16_t *scratch);
 void tcc_q_linear_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
-                     int32_t n, int32_t k, int32_t m, tcc_q_requant rq);
+                     int32_t n, int32_t k, int32_t m, tcc_q_requant rq, int16_t *scratch);
 void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,
                   tcc_q_add_params p);
 void tcc_q_avg_pool2d_s8(const int8_t *x, int8_t *y, tcc_q_pool_shape s);
