@@ -174,21 +174,24 @@ def run_host(exe: Path, *, cwd: Path, timeout: float = 60) -> RunResult:
     return run_command([str(Path(exe).resolve())], Path(cwd), timeout)
 
 
-def write_train_data(path: Path, inputs: np.ndarray, labels: np.ndarray) -> None:
+def write_train_data(path: Path, inputs: np.ndarray, labels: np.ndarray,
+                     dtype=np.float32) -> None:
     """Writes ``train_data.bin`` for runtime/cortex_m/main.c.
 
-    ``inputs`` is [steps, ...] (each step flattened to input_size float32
-    values), ``labels`` is [steps, batch] int32. Format, little-endian:
-    ``b"TCCD"``, uint32 steps, uint32 input_size, uint32 batch, then per step
-    the inputs followed by the labels.
+    ``inputs`` is [steps, ...] (each step flattened to input_size values of the
+    model's input type ``dtype``: float32, or int8 for an int8 model), ``labels``
+    is [steps, batch] int32. Format, little-endian: ``b"TCCD"``, uint32 steps,
+    uint32 input_size, uint32 batch, then per step the inputs followed by the
+    labels.
     """
-    inputs = np.asarray(inputs, dtype=np.float32)
+    dtype = np.dtype(dtype).newbyteorder("<")
+    inputs = np.asarray(inputs)
     labels = np.asarray(labels)
     if inputs.ndim < 1 or labels.ndim != 2 or labels.shape[0] != inputs.shape[0]:
         raise ValueError(f"expected inputs [steps, ...] and labels [steps, batch], "
                          f"got {inputs.shape} and {labels.shape}")
     steps, batch = labels.shape
-    x = inputs.reshape(steps, -1).astype("<f4")
+    x = inputs.reshape(steps, -1).astype(dtype)
     y = labels.astype("<i4")
     with open(path, "wb") as f:
         f.write(b"TCCD" + struct.pack("<III", steps, x.shape[1], batch))

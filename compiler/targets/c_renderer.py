@@ -12,44 +12,43 @@ A target is a subclass that overrides attributes, not a copy.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from importlib import resources
 from typing import Callable
 
 import numpy as np
 
 from ..._mlir import ir
-from ..._mlir.dialects import func
+from ..._mlir.dialects import func, quant
 from ...dialects import train
+from ...runtime import quantized_training
 from ..errors import UnsupportedError, format_location
 from ..source import find_function
-from .c_expressions import (C_TYPES, c_float, c_identifier, conv_params, dims,
+from .c_expressions import (C_TYPES, c_float, c_identifier, c_ints, conv_params, dims,
                             element_kind, size)
-from .c_int8_ops import INT8_KERNELS
+from .c_int8_ops import INT8_KERNELS, _requant, _storage as _int8_storage
 
 
-# Each entry renders one op as C statements from its operand and result expressions.
+# Each entry renders one op as C statements from its operand and result expressions
+# (a list of them for an op with several results). Weight operands of linear and conv
+# ops are `tcc_weight` descriptors (a[1] is a pointer to one, see CRenderer._weight).
 def _linear(op, a, r):
     n, k = dims(op.operands[0])
     bias = a[2] if len(a) > 2 else "NULL"
-    return [f"tcc_linear_f32({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, {dims(op.operands[1])[0]});"]
+    return [f"tcc_linear_w_f32({a[0]}, {a[1]}, {bias}, {r}, {n}, {k}, "
+            f"{dims(op.operands[1])[0]});"]
 
 
-def _conv2d(op, a, r):
-    p = conv_params(op, dims(op.operands[0]), dims(op.operands[1]), dims(op.results[0]))
-    bias = a[2] if len(a) > 2 else "NULL"
-    return ["{", f"  static const tcc_conv2d_params p = {p};",
-            f"  tcc_conv2d_f32({a[0]}, {a[1]}, {bias}, {r}, &p);", "}"]
-
-
-def _conv2d_grad_input(op, a, r):
-    p = conv_params(op, dims(op.results[0]), dims(op.operands[1]), dims(op.operands[0]))
-    return ["{", f"  static const tcc_conv2d_params p = {p};",
-            f"  tcc_conv2d_grad_input_f32({a[0]}, {a[1]}, {r}, &p);", "}"]
-
-
-def _conv2d_grad_weight(op, a, r):
-    p = conv_params(op, dims(op.operands[1]), dims(op.results[0]), dims(op.operands[0]))
-    return ["{", f"  static const tcc_conv2d_params p = {p};",
-            f"  tcc_conv2d_grad_weight_f32({a[0]}, {a[1]}, {r}, &p);", "}"]
+def _conv(kernel, x, w, y, with_bias=False):
+    def render(op, a, r):
+        p = conv_params(op, dims(op.operands[x] if x >= 0 else op.results[0]),
+                        dims(op.operands[w] if w >= 0 else op.results[0]),
+                        dims(op.operands[y] if y >= 0 else op.results[0]))
+        bias = (f"{a[2] if len(a) > 2 else 'NULL'}, " if with_bias else "")
+        return ["{", f"  static const tcc_conv2d_params p = {p};",
+                f"  {kernel}({a[0]}, {a[1]}, {bias}{r}, &p);", "}"]
+    return render
 
 
 def _linear_grad(kernel):
@@ -66,9 +65,26 @@ def _bias_grad(op, a, r):
     return [f"tcc_bias_grad_f32({a[0]}, {r}, {shape[0]}, {shape[1]}, {inner});"]
 
 
-def _elementwise(kernel):
+def _elementwise(kernel, *attributes):
+    """`kernel(operands..., result, [float attributes...,] size)`."""
     def render(op, a, r):
+        extra = "".join(f", {c_float(_float(op, name))}" for name in attributes)
+        if attributes:
+            return [f"{kernel}({', '.join(a)}, {r}{extra}, {size(op.results[0])});"]
         return [f"{kernel}({', '.join(a)}, {r}, {size(op.results[0])});"]
+    return render
+
+
+def _float(op, name: str, default: float | None = None) -> float:
+    if name not in op.attributes and default is not None:
+        return default
+    return ir.FloatAttr(op.attributes[name]).value
+
+
+def _gelu(kernel):
+    def render(op, a, r):
+        return [f"{kernel}({', '.join(a)}, {r}, {size(op.results[0])}, "
+                f"{int('tanh' in op.attributes)});"]
     return render
 
 
@@ -79,27 +95,181 @@ def _cross_entropy(kernel):
     return render
 
 
+def _mse(kernel):
+    def render(op, a, r):
+        return [f"{kernel}({a[0]}, {a[1]}, {r}, {size(op.operands[0])});"]
+    return render
+
+
 def _sgd(op, a, r):
-    lr = ir.FloatAttr(op.attributes["lr"]).value
-    wd = ir.FloatAttr(op.attributes["weight_decay"]).value
+    lr, wd = _float(op, "lr"), _float(op, "weight_decay", 0.0)
     return [f"tcc_sgd_f32({a[0]}, {a[1]}, {c_float(lr)}, {c_float(wd)}, "
             f"{size(op.results[0])});"]
 
 
+def _sgd_momentum(op, a, r):
+    lr, momentum = _float(op, "lr"), _float(op, "momentum")
+    wd = _float(op, "weight_decay", 0.0)
+    return [f"tcc_sgd_momentum_f32({a[0]}, {a[1]}, {a[2]}, {c_float(lr)}, "
+            f"{c_float(momentum)}, {c_float(wd)}, {size(op.results[0])});"]
+
+
+def _i64s(op, name: str) -> list[int]:
+    return list(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
+def _pool_params(op, x_shape, y_shape) -> str:
+    g = train.PoolGeometry.of(op)
+    n, c, h, w = x_shape
+    return "{" + c_ints([n, c, h, w, y_shape[2], y_shape[3], *g.kernel, *g.stride,
+                         *g.padding, int("count_include_pad" in op.attributes)]) + "}"
+
+
+def _pool(kernel, grad: bool = False):
+    def render(op, a, r):
+        x_shape = dims(op.results[0]) if grad else dims(op.operands[0])
+        y_shape = dims(op.operands[0]) if grad else dims(op.results[0])
+        return ["{", f"  static const tcc_pool2d_params p = {_pool_params(op, x_shape, y_shape)};",
+                f"  {kernel}({', '.join(a)}, {r}, &p);", "}"]
+    return render
+
+
+def _global_avg_pool(op, a, r):
+    n, c, h, w = dims(op.operands[0])
+    return [f"tcc_global_avg_pool_f32({a[0]}, {r}, {n * c}, {h * w});"]
+
+
+def _axis_blocks(shape, axis):
+    return (int(np.prod(shape[:axis], dtype=np.int64)), shape[axis],
+            int(np.prod(shape[axis + 1:], dtype=np.int64)))
+
+
+def _softmax(kernel):
+    def render(op, a, r):
+        axis = ir.IntegerAttr(op.attributes["axis"]).value
+        outer, n, inner = _axis_blocks(dims(op.results[0]), axis)
+        return [f"{kernel}({', '.join(a)}, {r}, {outer}, {n}, {inner});"]
+    return render
+
+
+def _norm_rows(op):
+    """(rows, m): layer norm over the trailing dims of its weight's rank."""
+    m = size(op.operands[2 if op.name == "train.layer_norm_grad_input" else 1])
+    return size(op.operands[0]) // m, m
+
+
+def _layer_norm(op, a, r):
+    rows, m = _norm_rows(op)
+    return [f"tcc_layer_norm_f32({a[0]}, {a[1]}, {a[2]}, {r}, {rows}, {m}, "
+            f"{c_float(_float(op, 'epsilon'))});"]
+
+
+def _layer_norm_grad_input(op, a, r):
+    rows, m = _norm_rows(op)
+    return [f"tcc_layer_norm_grad_input_f32({a[0]}, {a[1]}, {a[2]}, {r}, {rows}, {m}, "
+            f"{c_float(_float(op, 'epsilon'))});"]
+
+
+def _batch_norm(op, a, r):
+    shape = dims(op.operands[0])
+    inner = int(np.prod(shape[2:], dtype=np.int64))
+    return [f"tcc_batch_norm_f32({', '.join(a)}, {r}, {shape[0]}, {shape[1]}, {inner}, "
+            f"{c_float(_float(op, 'epsilon'))});"]
+
+
+def _matmul(op, a, r):
+    m, k = dims(op.operands[0])[-2:]
+    n = dims(op.operands[1])[-1]
+    batch = int(np.prod(dims(op.operands[0])[:-2], dtype=np.int64))
+    return [f"tcc_matmul_f32({a[0]}, {a[1]}, {r}, {batch}, {m}, {k}, {n});"]
+
+
+def _int_table(name: str, values) -> str:
+    values = list(values) or [0]
+    return f"static const int32_t {name}[{len(values)}] = {{{c_ints(values)}}};"
+
+
+def _element_bytes(value) -> int:
+    return ELEMENT_BYTES[element_kind(value)]
+
+
+def _aligned(shape, rank):
+    """`shape` padded with leading 1s to `rank` dims."""
+    return [1] * (rank - len(shape)) + list(shape)
+
+
+def _transpose(op, a, r):
+    shape = dims(op.operands[0])
+    perm = list(ir.DenseI64ArrayAttr(op.attributes["permutation"]))
+    return ["{", "  " + _int_table("shape", shape), "  " + _int_table("perm", perm),
+            f"  tcc_transpose({a[0]}, {r}, {len(shape)}, shape, perm, "
+            f"{_element_bytes(op.results[0])});", "}"]
+
+
+def _broadcast(op, a, r):
+    shape = dims(op.results[0])
+    source = _aligned(dims(op.operands[0]), len(shape))
+    return ["{", "  " + _int_table("from", source), "  " + _int_table("shape", shape),
+            f"  tcc_broadcast({a[0]}, {r}, {len(shape)}, from, shape, "
+            f"{_element_bytes(op.results[0])});", "}"]
+
+
+def _sum_to(op, a, r):
+    shape = dims(op.operands[0])
+    to = _aligned(dims(op.results[0]), len(shape))
+    return ["{", "  " + _int_table("shape", shape), "  " + _int_table("to", to),
+            f"  tcc_sum_to_f32({a[0]}, {r}, {len(shape)}, shape, to);", "}"]
+
+
+def _pad_to(op, a, r):
+    shape = dims(op.results[0])
+    return ["{", "  " + _int_table("shape", shape),
+            "  " + _int_table("offsets", _i64s(op, "offsets")),
+            "  " + _int_table("sizes", dims(op.operands[0])),
+            f"  tcc_pad_to_f32({a[0]}, {r}, {len(shape)}, shape, offsets, sizes);", "}"]
+
+
 KERNELS: dict[str, Callable] = {
     "train.linear": _linear,
-    "train.conv2d": _conv2d,
+    "train.conv2d": _conv("tcc_conv2d_w_f32", 0, 1, -1, with_bias=True),
+    "train.matmul": _matmul,
     "train.add": _elementwise("tcc_add_f32"),
+    "train.mul": _elementwise("tcc_mul_f32"),
     "train.relu": _elementwise("tcc_relu_f32"),
     "train.relu_grad": _elementwise("tcc_relu_grad_f32"),
+    "train.clamp": _elementwise("tcc_clamp_f32", "min", "max"),
+    "train.clamp_grad": _elementwise("tcc_clamp_grad_f32", "min", "max"),
+    "train.hardswish": _elementwise("tcc_hardswish_f32"),
+    "train.hardswish_grad": _elementwise("tcc_hardswish_grad_f32"),
+    "train.sigmoid": _elementwise("tcc_sigmoid_f32"),
+    "train.sigmoid_grad": _elementwise("tcc_sigmoid_grad_f32"),
+    "train.gelu": _gelu("tcc_gelu_f32"),
+    "train.gelu_grad": _gelu("tcc_gelu_grad_f32"),
+    "train.softmax": _softmax("tcc_softmax_f32"),
+    "train.softmax_grad": _softmax("tcc_softmax_grad_f32"),
+    "train.layer_norm": _layer_norm,
+    "train.layer_norm_grad_input": _layer_norm_grad_input,
+    "train.batch_norm": _batch_norm,
+    "train.avg_pool2d": _pool("tcc_avg_pool2d_f32"),
+    "train.avg_pool2d_grad": _pool("tcc_avg_pool2d_grad_f32", grad=True),
+    "train.max_pool2d": _pool("tcc_max_pool2d_f32"),
+    "train.max_pool2d_grad": _pool("tcc_max_pool2d_grad_f32", grad=True),
+    "train.global_avg_pool": _global_avg_pool,
+    "train.transpose": _transpose,
+    "train.broadcast": _broadcast,
+    "train.sum_to": _sum_to,
+    "train.pad_to": _pad_to,
     "train.cross_entropy": _cross_entropy("tcc_cross_entropy_f32"),
     "train.cross_entropy_grad": _cross_entropy("tcc_cross_entropy_grad_f32"),
-    "train.linear_grad_input": _linear_grad("tcc_linear_grad_input_f32"),
+    "train.mse": _mse("tcc_mse_f32"),
+    "train.mse_grad": _mse("tcc_mse_grad_f32"),
+    "train.linear_grad_input": _linear_grad("tcc_linear_grad_input_w_f32"),
     "train.linear_grad_weight": _linear_grad("tcc_linear_grad_weight_f32"),
     "train.bias_grad": _bias_grad,
-    "train.conv2d_grad_input": _conv2d_grad_input,
-    "train.conv2d_grad_weight": _conv2d_grad_weight,
+    "train.conv2d_grad_input": _conv("tcc_conv2d_grad_input_w_f32", -1, 1, 0),
+    "train.conv2d_grad_weight": _conv("tcc_conv2d_grad_weight_f32", 1, -1, 0),
     "train.sgd": _sgd,
+    "train.sgd_momentum": _sgd_momentum,
     **INT8_KERNELS,
 }
 
@@ -107,8 +277,21 @@ KERNELS: dict[str, Callable] = {
 # offset, a copy where it does not.
 VIEWS = {"train.reshape"}
 
-# Optimizer updates: the kernel updates its first operand in place.
-UPDATES = {"train.sgd"}
+# Optimizer updates: result index -> the operand it updates in place (a copy first
+# where the plan gives them different storage).
+UPDATES = {"train.sgd": {0: 0}, "train.sgd_momentum": {0: 0, 1: 2}, "train.qsgd": {0: 0}}
+
+# Ops that read a weight (operand 1) through a `tcc_weight` descriptor.
+WEIGHT_OPS = {"train.linear", "train.conv2d", "train.linear_grad_input",
+              "train.conv2d_grad_input"}
+
+# Ops the renderer writes itself (storage-aware): layout of partial-channel
+# parameters, the integer update, float dequantization, split int8 weights.
+RENDERER_OPS = {"train.slice", "train.concat", "train.qsgd", "quant.dcast",
+                "arith.constant"}
+
+KERNEL_SOURCES = ("tcc_qtrain.h", "tcc_qtrain.c")
+"""Kernel files the renderer adds to the files it returns (the training kernels)."""
 
 
 ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i8": "TCC_I8"}
@@ -116,11 +299,56 @@ ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i8": "TCC_I8"}
 
 ELEMENT_BYTES = {"f32": 4, "i32": 4, "i8": 1}
 
-
+NUMPY_TYPES = {"f32": np.float32, "i32": np.int32, "i8": np.int8}
 
 
 def _bytes(value) -> int:
     return size(value) * ELEMENT_BYTES[element_kind(value)]
+
+
+@dataclass(frozen=True)
+class Split:
+    """A partial-channel parameter's storage: its first `k` of `total` channels along
+    `axis` (contiguous, in the arena) and the rest (`rest`, a const array)."""
+
+    axis: int
+    k: int
+    total: int
+    rest: str
+
+    def shape(self, full: list[int]) -> list[int]:
+        """The trained slice's shape."""
+        return [self.k if d == self.axis else n for d, n in enumerate(full)]
+
+
+@dataclass(frozen=True)
+class Dequantized:
+    """The f32 value of an int8 value that its reader dequantizes as it reads it (a
+    `quant.dcast` the plan fused: no storage of its own)."""
+
+    source: ir.Value
+
+
+def _scale_pair(scales) -> tuple[list[str], list[str]]:
+    """float64 scales as float pairs hi + lo (hi = float(s), lo = float(s - hi))."""
+    hi = np.asarray(scales, dtype=np.float64).astype(np.float32)
+    lo = (np.asarray(scales, dtype=np.float64) - hi.astype(np.float64)).astype(np.float32)
+    return [c_float(v) for v in hi], [c_float(v) for v in lo]
+
+
+def _quantization(value, where) -> tuple[list[float], int, int]:
+    """(scales, zero point, axis) of an int8 value: per tensor (one scale, axis 0) or
+    per axis with one zero point."""
+    element = ir.RankedTensorType(value.type).element_type
+    if isinstance(element, quant.UniformQuantizedType):
+        return [element.scale], element.zero_point, 0
+    if isinstance(element, quant.UniformQuantizedPerAxisType):
+        zero_points = set(element.zero_points)
+        if len(zero_points) != 1:
+            raise UnsupportedError("the C target dequantizes per-axis types with one zero "
+                                   f"point only, not {element}", where)
+        return list(element.scales), zero_points.pop(), element.quantized_dimension
+    raise UnsupportedError(f"the C target cannot dequantize {element}", where)
 
 
 class CRenderer:
@@ -133,6 +361,13 @@ class CRenderer:
     none in the module) the project is inference only: `tcc_<name>_infer` takes one
     pointer per data input of @forward. `name` names the files and the API
     (`tcc_model_infer` for "model"), so several models can link into one program.
+
+    The memory model (compiler/liveness.py) is followed as planned: a partial-channel
+    parameter keeps its trained channels in the arena and the rest in a const array
+    (kernels read the two parts through `tcc_weight` / the split int8 kernel); a
+    `quant.dcast` of a parameter with no storage is dequantized by its reader; a
+    fused zero padding of a partial gradient is read unpadded by its update; values
+    computed from frozen parameters alone are folded into const arrays here.
     """
 
     alignment = 16                # of the plan, when the renderer has to run it
@@ -168,6 +403,7 @@ class CRenderer:
                                    format_location(self.forward.location))
         self.input_index = self.data_indices[0]
         self.input_value = self.forward.entry_block.arguments[self.input_index]
+        known = set(KERNELS) | VIEWS | RENDERER_OPS
         for function in self.functions:
             for arg in function.entry_block.arguments:
                 if element_kind(arg) is None:
@@ -175,8 +411,7 @@ class CRenderer:
                         f"the C target cannot store {arg.type} (argument of "
                         f"@{function.sym_name.value})", format_location(function.location))
             for op in function.entry_block.operations:
-                if not isinstance(op, func.ReturnOp) and op.name not in KERNELS \
-                        and op.name not in VIEWS:
+                if not isinstance(op, func.ReturnOp) and op.name not in known:
                     raise UnsupportedError(f"the C target has no kernel for '{op.name}'",
                                            format_location(op.location))
                 for result in op.results:
@@ -184,11 +419,6 @@ class CRenderer:
                         raise UnsupportedError(
                             f"the C target stores f32, i32 and int8 tensors, '{op.name}' "
                             f"produces {ir.RankedTensorType(result.type).element_type}",
-                            format_location(op.location))
-                    if self.step is not None and element_kind(result) != "f32":
-                        raise UnsupportedError(
-                            f"the C target trains f32 models only, '{op.name}' produces "
-                            f"{ir.RankedTensorType(result.type).element_type}",
                             format_location(op.location))
 
     def _ensure_plan(self) -> None:
@@ -206,12 +436,25 @@ class CRenderer:
                                self.arena_alignment)
         self.param_offsets = {}       # offset -> symbol of a trainable parameter
         self.param_kinds = {}         # symbol -> element kind
+        self.param_splits = {}        # parameter index -> Split
         owner = self.functions[0]
         for index, arg in enumerate(owner.entry_block.arguments):
             offset = train.arg_attribute(owner, index, "train.offset")
             if offset is not None and train.arg_role(owner, index) == "trainable":
                 self.param_offsets[ir.IntegerAttr(offset).value] = self.param_symbol(index)
                 self.param_kinds[self.param_symbol(index)] = element_kind(arg)
+                split = self._split_of(owner, index)
+                if split is not None:
+                    self.param_splits[index] = split
+
+    def _split_of(self, function: func.FuncOp, index: int) -> Split | None:
+        from ..liveness import _trained_slice
+        part = _trained_slice(function, index)
+        if part is None:
+            return None
+        param = train.momentum_of(function, index)
+        return Split(*part, rest=f"{self.param_symbol(index if param is None else param)}"
+                     f"{'_rest' if param is None else '_zero_rest'}")
 
     @property
     def arena_alignment(self) -> int:
@@ -235,14 +478,28 @@ class CRenderer:
             return self.param_offsets[offset]
         return f"{ARENA_POINTERS[element_kind(value)]}({offset})"
 
+    def _count(self, value) -> int:
+        """Elements stored for `value` (a partial-channel value: its trained slice)."""
+        split = self.splits.get(value)
+        return size(value) if split is None else size(value) // split.total * split.k
+
     def _storage(self, function: func.FuncOp, data_names: dict[int, str]):
         """The C expression of every value's storage, from the plan; and the copies
         of the data arguments into the arena that start the function."""
         from ...passes.plan_memory import value_offsets
+        from ..liveness import UPDATES as PLAN_UPDATES, _padded_gradient
         offsets = iter(value_offsets(function))
         storage, prologue = {}, []
         for index, arg in enumerate(function.entry_block.arguments):
             offset = next(offsets)
+            split = self._split_of(function, index)
+            if split is not None:
+                self.splits[arg] = split
+            if index in self.parameters:
+                self.constants[arg] = self.parameters[index]
+            elif train.momentum_of(function, index) is not None:
+                # Its untrained channels stay zero: the same constant.
+                self.constants[arg] = np.zeros(dims(arg), np.float32)
             if index in data_names:
                 if offset >= 0:
                     storage[arg] = self._arena(offset, arg)
@@ -258,44 +515,267 @@ class CRenderer:
                 raise UnsupportedError(f"argument #{index} of @{function.sym_name.value} "
                                        "has no storage in the memory plan",
                                        format_location(function.location))
-        for op in function.entry_block.operations:
+        returned = set()
+        ops = list(function.entry_block.operations)
+        for position, value in enumerate(ops[-1].operands):
+            target = train.updated_arg(function, position)
+            if target is not None and function.entry_block.arguments[target] in self.splits:
+                self.splits[value] = self.splits[function.entry_block.arguments[target]]
+                returned.add(value)
+        for op in ops[:-1]:
+            if op.name in PLAN_UPDATES and op.operands[0] in self.splits:
+                self.splits[op.results[0]] = self.splits[op.operands[0]]
             for result in op.results:
                 offset = next(offsets)
                 if offset >= 0:
                     storage[result] = self._arena(offset, result)
                 elif op.name in VIEWS:          # a view of a frozen parameter
                     storage[result] = storage[op.operands[0]]
+                    if op.operands[0] in self.constants:
+                        self.constants[result] = np.reshape(self.constants[op.operands[0]],
+                                                            dims(result))
+                elif op.name == "quant.dcast" and op.operands[0] in storage:
+                    storage[result] = Dequantized(op.operands[0])
+                elif _padded_gradient(op) and isinstance(storage.get(op.operands[0]), str):
+                    storage[result] = storage[op.operands[0]]     # read unpadded
+                    self.padded[result] = op.operands[0]
                 else:
-                    raise UnsupportedError(
-                        f"'{op.name}' computes a constant from frozen parameters; the C "
-                        "target cannot fold it yet", format_location(op.location))
+                    storage[result] = self._fold(op, result)
         return storage, prologue
 
-    @staticmethod
-    def _copy(source: str, target: str, value) -> str:
-        """C statement copying `value`'s elements from `source` to `target`."""
+    def _fold(self, op, result) -> str:
+        """A const array holding `result`, computed now from constant operands."""
+        from ...runtime.interpreter import _execute
+        if not all(v in self.constants for v in op.operands):
+            raise UnsupportedError(f"'{op.name}' has no storage in the memory plan and "
+                                   "does not read constants only", format_location(op.location))
+        for value, array in zip(op.results, _execute(op, [self.constants[v]
+                                                          for v in op.operands])):
+            self.constants[value] = array
+        symbol = f"tcc_const_{len(self.folded)}"
+        kind = element_kind(result)
+        values = np.asarray(self.constants[result]).astype(NUMPY_TYPES[kind]).ravel()
+        self.folded[symbol] = (self._array(f"static {self.const_qualifier} {C_TYPES[kind]} "
+                                       f"{symbol}", values, kind))
+        return symbol
+
+    def _array(self, head: str, values: np.ndarray, kind: str) -> list[str]:
+        """`head[n] = {...};` with the values in rows."""
+        text = [c_float(v) for v in values] if kind == "f32" else \
+            [str(v) for v in values.tolist()]
+        step = self.values_per_line
+        rows = [", ".join(text[i:i + step]) for i in range(0, len(text), step)]
+        if len(rows) <= 1:
+            return [f"{head}[{max(values.size, 1)}] = {{{''.join(rows) or '0'}}};"]
+        return [f"{head}[{values.size}] = {{"] + [f"  {row}," for row in rows] + ["};"]
+
+    def _copy(self, source: str, target: str, value) -> str:
+        """C statement copying `value`'s stored elements from `source` to `target`."""
+        count = self._count(value)
         if element_kind(value) == "f32":
-            return f"tcc_copy_f32({source}, {target}, {size(value)});"
-        return f"memmove({target}, {source}, {_bytes(value)});"
+            return f"tcc_copy_f32({source}, {target}, {count});"
+        return f"memmove({target}, {source}, {count * ELEMENT_BYTES[element_kind(value)]});"
+
+    # -- ops ----------------------------------------------------------------
 
     def _render_ops(self, function: func.FuncOp, storage: dict) -> list[str]:
         lines = []
+        float_dequantize = function is self.step
         for op in function.entry_block.operations:
             if isinstance(op, func.ReturnOp):
                 continue
+            results = [storage[r] for r in op.results]
+            if not all(isinstance(r, str) for r in results) or \
+                    all(r.startswith("tcc_const_") for r in results) or \
+                    all(r in self.padded for r in op.results):
+                continue                      # fused into its readers, or folded
             args = [storage[v] for v in op.operands]
-            result = storage[op.results[0]]
             if op.name in VIEWS:
-                if result != args[0]:
-                    lines.append(self._copy(args[0], result, op.results[0]))
+                if results[0] != args[0]:
+                    lines.append(self._copy(args[0], results[0], op.results[0]))
                 continue
+            self._check_reads(op)
             lines.append(f"/* {op.name} at {format_location(op.location) or 'unknown'} */")
-            if op.name in UPDATES and result != args[0]:
-                # Not in place: update a copy (written back when the step returns).
-                lines.append(self._copy(args[0], result, op.results[0]))
-                args[0] = result
-            lines += KERNELS[op.name](op, args, result)
+            for r, operand in UPDATES.get(op.name, {}).items():
+                if results[r] != args[operand]:
+                    # Not in place: update a copy (written back when the step returns).
+                    lines.append(self._copy(args[operand], results[r], op.operands[operand]))
+                    args[operand] = results[r]
+            lines += self._render_op(op, args, results, storage, float_dequantize)
         return lines
+
+    def _check_reads(self, op) -> None:
+        """A partial-channel value is read by the kernels that know its two parts."""
+        for position, value in enumerate(op.operands):
+            if value not in self.splits:
+                continue
+            allowed = (op.name in WEIGHT_OPS and position == 1) or \
+                (op.name in ("train.qconv2d", "train.qlinear") and position == 1) or \
+                op.name in ("train.slice", "train.concat") or \
+                position in UPDATES.get(op.name, {}).values()
+            if not allowed:
+                raise UnsupportedError(f"'{op.name}' reads the partial-channel parameter "
+                                       "as a whole; the C target cannot",
+                                       format_location(op.location))
+
+    def _render_op(self, op, args, results, storage, float_dequantize) -> list[str]:
+        where = format_location(op.location)
+        result = results[0] if len(results) == 1 else results
+        for position, arg in enumerate(args):
+            if isinstance(arg, Dequantized) and not (op.name in WEIGHT_OPS and position == 1):
+                raise UnsupportedError(f"'{op.name}' reads a fused dequantization; the C "
+                                       "target fuses it into linear and conv ops only", where)
+        if op.name == "train.slice":
+            return self._slice(op, args, result)
+        if op.name == "train.concat":
+            return self._concat(op, args, result)
+        if op.name == "train.qsgd":
+            return self._qsgd(op, args, result)
+        if op.name == "quant.dcast":
+            if float_dequantize:
+                return self._dequantize(op, args, result)
+            return INT8_KERNELS["quant.dcast"](op, args, result)
+        if op.name in ("train.qconv2d", "train.qlinear") and op.operands[1] in self.splits:
+            return self._split_qconv(op, args, result)
+        if op.name in WEIGHT_OPS:
+            declarations = self._weight(op.operands[1], storage, where)
+            args = args[:1] + ["&w"] + args[2:]
+            body = KERNELS[op.name](op, args, result)
+            return ["{"] + ["  " + line for line in declarations + body] + ["}"]
+        return KERNELS[op.name](op, args, result)
+
+    def _weight(self, value, storage, where) -> list[str]:
+        """Declarations of `w`, the tcc_weight descriptor of `value`."""
+        source = storage[value]
+        full = dims(value)
+        lines, scales = [], ("NULL", "NULL", 0, 0)
+        if isinstance(source, Dequantized):
+            quantized = source.source
+            values, zp, axis = _quantization(quantized, where)
+            if len(values) > 1 and axis != 0:
+                raise UnsupportedError("the C target dequantizes weights per output channel "
+                                       f"(axis 0) only, not axis {axis}", where)
+            hi, lo = _scale_pair(values)
+            lines += [f"static const float w_hi[{len(hi)}] = {{{', '.join(hi)}}};",
+                      f"static const float w_lo[{len(lo)}] = {{{', '.join(lo)}}};"]
+            scales = ("w_hi", "w_lo", int(len(values) > 1), zp)
+            split = self.splits.get(quantized)
+            data = storage[quantized]
+            pointers = ["NULL", "NULL", data, split.rest if split else "NULL"]
+        else:
+            split = self.splits.get(value)
+            pointers = [source, split.rest if split else "NULL", "NULL", "NULL"]
+        axis, k = (split.axis, split.k) if split else (0, full[0])
+        lines.append(f"const tcc_weight w = {{{', '.join(pointers)}, {scales[0]}, "
+                     f"{scales[1]}, {scales[2]}, {scales[3]}, {axis}, {k}}};")
+        return lines
+
+    def _slice(self, op, args, result) -> list[str]:
+        source = op.operands[0]
+        offsets, sizes = _i64s(op, "offsets"), _i64s(op, "sizes")
+        shape = dims(source)
+        split = self.splits.get(source)
+        if split is not None:
+            if offsets[split.axis] + sizes[split.axis] > split.k:
+                raise UnsupportedError("a slice of a partial-channel parameter reaches into "
+                                       "its frozen channels", format_location(op.location))
+            shape = split.shape(shape)
+        return ["{", "  " + _int_table("shape", shape), "  " + _int_table("offsets", offsets),
+                "  " + _int_table("sizes", sizes),
+                f"  tcc_slice({args[0]}, {result}, {len(shape)}, shape, offsets, sizes, "
+                f"{_element_bytes(op.results[0])});", "}"]
+
+    def _concat(self, op, args, result) -> list[str]:
+        if op.results[0] in self.splits:
+            # The update of a partial-channel parameter: its trained part alone is kept.
+            split = self.splits[op.results[0]]
+            if dims(op.operands[0]) != split.shape(dims(op.results[0])):
+                raise UnsupportedError("the update of a partial-channel parameter must "
+                                       "start with its trained channels",
+                                       format_location(op.location))
+            return [] if args[0] == result else [self._copy(args[0], result, op.results[0])]
+        axis = ir.IntegerAttr(op.attributes["axis"]).value
+        outer, _, inner = _axis_blocks(dims(op.results[0]), axis)
+        widths = [dims(v)[axis] for v in op.operands]
+        return ["{", f"  const void *const parts[{len(args)}] = {{{', '.join(args)}}};",
+                "  " + _int_table("widths", widths),
+                f"  tcc_concat(parts, widths, {len(args)}, {result}, {outer}, {inner}, "
+                f"{_element_bytes(op.results[0])});", "}"]
+
+    def _dequantize(self, op, args, result) -> list[str]:
+        source = op.operands[0]
+        values, zp, axis = _quantization(source, format_location(op.location))
+        shape = dims(source)
+        channels, inner = (1, size(source)) if len(values) == 1 else \
+            (shape[axis], int(np.prod(shape[axis + 1:], dtype=np.int64)))
+        hi, lo = _scale_pair(values)
+        return ["{", f"  static const float hi[{len(hi)}] = {{{', '.join(hi)}}};",
+                f"  static const float lo[{len(lo)}] = {{{', '.join(lo)}}};",
+                f"  tcc_dequantize_f32({args[0]}, {result}, {size(source)}, {channels}, "
+                f"{inner}, hi, lo, {zp});", "}"]
+
+    def _qsgd(self, op, args, result) -> list[str]:
+        """train.qsgd as runtime/quantized_training.py computes it, with the
+        per-channel coefficient lr / s (QAS) or lr * s folded into float constants."""
+        where = format_location(op.location)
+        param, grad = op.operands[0], op.operands[1]
+        shape = dims(self.padded.get(grad, grad))         # the update's real extent
+        lr, wd = _float(op, "lr"), _float(op, "weight_decay", 0.0)
+        kind = element_kind(param)
+        if kind == "i8":
+            scales, zp, axis = _quantization(param, where)
+            element = ir.RankedTensorType(param.type).element_type
+            qmin, qmax = element.storage_type_min, element.storage_type_max
+        elif kind == "i32":
+            if "scales" not in op.attributes:
+                raise UnsupportedError("an int32 parameter's update needs `scales`", where)
+            scales, zp, axis = list(ir.DenseF64ArrayAttr(op.attributes["scales"])), 0, 0
+            qmin, qmax = quantized_training.INT32_MIN, quantized_training.INT32_MAX
+        else:
+            raise UnsupportedError(f"train.qsgd of a {kind} parameter", where)
+        dead = quantized_training.dead_channels(scales)
+        if len(scales) == 1:
+            channels, inner = 1, int(np.prod(shape, dtype=np.int64))
+        else:
+            channels, inner = shape[axis], int(np.prod(shape[axis + 1:], dtype=np.int64))
+        s = np.asarray(scales, dtype=np.float64)[:channels]
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            coef = (lr / s if "qas" in op.attributes else lr * s).astype(np.float32)
+        coef = np.where(dead[:channels], np.float32(0), coef)
+        lines = ["{", f"  static const float coef[{channels}] = "
+                      f"{{{', '.join(c_float(v) for v in coef)}}};"]
+        dead_table = "NULL"
+        if dead[:channels].any():
+            lines.append(f"  static const uint8_t dead[{channels}] = "
+                         f"{{{c_ints(dead[:channels].astype(int))}}};")
+            dead_table = "dead"
+        lines += [f"  const tcc_qsgd_params q = {{coef, {dead_table}, "
+                  f"{c_float(np.float32(lr) * np.float32(wd))}, {channels}, {inner}, {zp}, "
+                  f"{qmin}, {qmax}}};",
+                  f"  tcc_qsgd_{'s8' if kind == 'i8' else 's32'}({result}, {args[1]}, "
+                  f"{int(np.prod(shape, dtype=np.int64))}, &q);", "}"]
+        return lines
+
+    def _split_qconv(self, op, args, result) -> list[str]:
+        """qconv2d / qlinear whose weight is a partial-channel parameter."""
+        from ...runtime import quantized_execution as qx
+        x = _int8_storage(op, op.operands[0], "input")
+        y = _int8_storage(op, op.results[0], "result")
+        split = self.splits[op.operands[1]]
+        if op.name == "train.qlinear":
+            n, k = dims(op.operands[0])
+            m = dims(op.operands[1])[0]
+            shape = [n, k, 1, 1, m, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1]
+        else:
+            g = train.ConvGeometry.of(op)
+            o, _, kh, kw = dims(op.operands[1])
+            shape = [*dims(op.operands[0]), o, kh, kw, *dims(op.results[0])[2:], *g.stride,
+                     *g.padding, *g.dilation, g.groups]
+        bias = args[2] if len(args) > 2 else "NULL"
+        return (["{"] + _requant(op, x, y, qx.weight_scales(op, op.operands[1])) +
+                [f"  const tcc_q_conv_shape s = {{{c_ints(shape)}}};",
+                 f"  tcc_q_conv2d_split_s8({args[0]}, {args[1]}, {split.rest}, {split.axis}, "
+                 f"{split.k}, {bias}, {result}, s, rq);", "}"])
 
     def _write_back(self, function: func.FuncOp, storage: dict) -> list[str]:
         """Copies of the updates not made in place to their parameters' storage."""
@@ -310,6 +790,11 @@ class CRenderer:
     # -- files --------------------------------------------------------------
 
     def render(self) -> dict[str, str]:
+        """model.h, model.c and the training kernels they need (tcc_qtrain.[ch])."""
+        self.splits: dict = {}        # value -> Split (partial-channel storage)
+        self.padded: dict = {}        # fused zero padding -> the unpadded gradient
+        self.constants: dict = {}     # value -> numpy array, where known now
+        self.folded: dict = {}        # symbol -> const array of a folded value
         self.infer_storage, infer_prologue = self._storage(
             self.forward, {i: self.input_name(i) for i in self.data_indices})
         step_prologue = []
@@ -318,8 +803,11 @@ class CRenderer:
             self.step_storage, step_prologue = self._storage(
                 self.step, {self.input_index: "input", labels_index: "labels"})
             self._check_shared_parameters()
-        return {f"{self.name}.h": self._header(), f"{self.name}.c": self._source(
+        files = {f"{self.name}.h": self._header(), f"{self.name}.c": self._source(
             infer_prologue, step_prologue)}
+        kernels = resources.files("tcc.kernels") / "c"
+        files.update({name: (kernels / name).read_text() for name in KERNEL_SOURCES})
+        return files
 
     def _check_shared_parameters(self) -> None:
         """@forward and @train_step must keep each trainable parameter in one place."""
@@ -363,32 +851,37 @@ class CRenderer:
                   "/* logits[TCC_OUTPUT_SIZE] = forward(input). */",
                   self._infer_signature() + ";"]
         if self.step is not None:
-            lines += ["/* One SGD step on (input, labels); returns the loss before the "
-                      "update. */",
-                      f"float {self.api}_train_step(const float *input, "
+            lines += ["/* One training step on (input, labels): forward, loss, backward "
+                      "and the\n   parameter updates; returns the loss before the update. */",
+                      f"float {self.api}_train_step(const tcc_input_t *input, "
                       "const int32_t *labels);"]
-        lines += ["/* Trainable parameters, for reading or writing what the device learned. */",
-                  "typedef struct { const char *name; void *data; int32_t size; } tcc_param;",
+        lines += ["/* Trainable parameters, for reading or writing what the device learned",
+                  "   (size elements of the parameter's type; a partial-channel parameter",
+                  "   holds its trained channels only, the first k along its channel axis). */",
+                  "typedef struct { const char *name; void *data; int32_t size; int32_t bytes; } "
+                  "tcc_param;  /* bytes: of one element */",
                   f"int32_t {self.api}_num_params(void);",
                   f"tcc_param {self.api}_param(int32_t index);", "", "#endif", ""]
         return "\n".join(lines)
 
     def _parameter_table(self, index: int, trainable: bool) -> list[str]:
-        """The C array of parameter `index`'s initial values, in its storage type."""
-        array = self.parameters[index]
+        """The C arrays of parameter `index`'s initial values, in its storage type: a
+        partial-channel parameter's trained slice (`_init`) and the rest (`_rest`)."""
         kind = element_kind(self.forward.entry_block.arguments[index])
-        values = np.asarray(array).astype({"f32": np.float32, "i32": np.int32,
-                                           "i8": np.int8}[kind]).ravel()
-        text = [c_float(v) for v in values] if kind == "f32" else \
-            [str(v) for v in values.tolist()]
-        step = self.values_per_line
-        rows = [", ".join(text[i:i + step]) for i in range(0, len(text), step)]
+        values = np.asarray(self.parameters[index]).astype(NUMPY_TYPES[kind])
         symbol = self.param_symbol(index)
-        head = f"static const {C_TYPES[kind]} {symbol}_init" if trainable else \
-            f"static {self.const_qualifier} {C_TYPES[kind]} {symbol}"
-        if len(rows) <= 1:
-            return [f"{head}[{values.size}] = {{{''.join(rows)}}};"]
-        return [f"{head}[{values.size}] = {{"] + [f"  {row}," for row in rows] + ["};"]
+        if not trainable:
+            return self._array(f"static {self.const_qualifier} {C_TYPES[kind]} {symbol}",
+                               values.ravel(), kind)
+        split = self.param_splits.get(index)
+        lines = []
+        if split is not None:
+            rest = np.take(values, range(split.k, split.total), axis=split.axis)
+            lines += self._array(f"static {self.const_qualifier} {C_TYPES[kind]} "
+                                 f"{split.rest}", rest.ravel(), kind)
+            values = np.take(values, range(split.k), axis=split.axis)
+        return lines + self._array(f"static const {C_TYPES[kind]} {symbol}_init",
+                                   values.ravel(), kind)
 
     def _source(self, infer_prologue: list[str], step_prologue: list[str]) -> str:
         alignment = self.arena_alignment
@@ -396,7 +889,7 @@ class CRenderer:
                  " over one static arena. */",
                  "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "",
                  f'#include "{self.name}.h"', '#include "tcc_kernels.h"',
-                 '#include "tcc_int8.h"', "",
+                 '#include "tcc_int8.h"', '#include "tcc_qtrain.h"', "",
                  "/* Inputs, labels, trainable parameters and every intermediate tensor, at",
                  "   the byte offsets of the memory plan (--plan-memory). */",
                  f"static uint8_t tcc_arena[TCC_ARENA_BYTES] "
@@ -410,7 +903,20 @@ class CRenderer:
                   for offset, symbol in sorted(self.param_offsets.items())]
         for index in sorted(self.parameters):
             lines += self._parameter_table(index, index in trainable)
-        lines += ["", f"void {self.api}_init(void) {{"]
+        body = self._functions(infer_prologue, step_prologue)
+        used = set(re.findall(r"\btcc_const_\d+\b", "\n".join(body)))
+        if used:
+            lines += ["", "/* Values computed from frozen parameters alone, at compile time. */"]
+            for symbol, array in self.folded.items():
+                if symbol in used:
+                    lines += array
+        return "\n".join(lines + body)
+
+    def _functions(self, infer_prologue: list[str], step_prologue: list[str]) -> list[str]:
+        """The API's functions and the parameter table."""
+        trainable = [i for i in sorted(self.parameters)
+                     if train.arg_role(self.forward, i) == "trainable"]
+        lines = ["", f"void {self.api}_init(void) {{"]
         lines += [f"  memcpy({self.param_symbol(i)}, {self.param_symbol(i)}_init, "
                   f"sizeof {self.param_symbol(i)}_init);" for i in trainable]
         lines += ["}", "", self._infer_signature() + " {"]
@@ -419,7 +925,7 @@ class CRenderer:
         logits = self._returned(self.forward)[0]
         lines += ["  " + self._copy(self.infer_storage[logits], "logits", logits), "}", ""]
         if self.step is not None:
-            lines += [f"float {self.api}_train_step(const float *input, "
+            lines += [f"float {self.api}_train_step(const tcc_input_t *input, "
                       "const int32_t *labels) {"]
             lines += ["  " + line for line in step_prologue]
             lines += ["  " + line for line in self._render_ops(self.step, self.step_storage)]
@@ -428,14 +934,21 @@ class CRenderer:
             lines += [f"  return {self.step_storage[loss]}[0];", "}", ""]
         lines += ["static const tcc_param tcc_params[] = {"]
         lines += [f'  {{"{train.arg_name(self.forward, i)}", {self.param_symbol(i)}, '
-                  f"{self.parameters[i].size}}}," for i in trainable]
+                  f"{self._stored_size(i)}, "
+                  f"{ELEMENT_BYTES[self.param_kinds[self.param_symbol(i)]]}}},"
+                  for i in trainable]
         if not trainable:
-            lines.append("  {NULL, NULL, 0},")
+            lines.append("  {NULL, NULL, 0, 0},")
         lines += ["};", "",
                   f"int32_t {self.api}_num_params(void) {{ return {len(trainable)}; }}", "",
                   f"tcc_param {self.api}_param(int32_t index) {{ return tcc_params[index]; }}",
                   ""]
-        return "\n".join(lines)
+        return lines
+
+    def _stored_size(self, index: int) -> int:
+        split = self.param_splits.get(index)
+        total = self.parameters[index].size
+        return total if split is None else total // split.total * split.k
 
     @staticmethod
     def _returned(function: func.FuncOp) -> list:

@@ -21,7 +21,8 @@ from .c_renderer import ELEMENT_BYTES, CRenderer
 
 PROJECT_MARKER = ".tcc-project"
 RUNTIME_FILES = ["startup.c", "semihost.c", "semihost.h", "stm32f746.ld"]
-KERNEL_FILES = ["tcc_kernels.c", "tcc_kernels.h", "tcc_int8.c", "tcc_int8.h"]
+KERNEL_FILES = ["tcc_kernels.c", "tcc_kernels.h", "tcc_int8.c", "tcc_int8.h", "tcc_qtrain.c",
+                "tcc_qtrain.h"]
 COUNT_HEADER = "tcc_count.h"      # instruction-count markers (runtime/instruction_count.py)
 TRAIN_HARNESS = "main.c"          # trains on train_data.bin
 INFER_HARNESS = "infer_main.c"    # infer_input.bin -> infer_output.bin

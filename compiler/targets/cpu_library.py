@@ -548,7 +548,8 @@ def header_source(signature, library_name: str = "tcc_model") -> str:
         f"#define TCC_LABELS_SIZE {labels.size}  /* {C_TYPES[labels.dtype]}s of labels "
         "per step */",
         f"#define TCC_NUM_PARAMS {len(params)}", "",
-        "typedef enum { TCC_F32 = 0, TCC_I32 = 1, TCC_I8 = 2 } tcc_dtype;", "",
+        "typedef enum { TCC_F32 = 0, TCC_I32 = 1, TCC_I8 = 2 } tcc_dtype;",
+        f"typedef {C_TYPES[x.dtype]} tcc_input_t;  /* the input's element type */", "",
         "/* Restores the initial parameters (and zeroes momentum buffers). Call first. */",
         "void tcc_model_init(void);",
         "/* logits[TCC_OUTPUT_SIZE] = forward(input). */",
@@ -564,6 +565,7 @@ def header_source(signature, library_name: str = "tcc_model") -> str:
         "  const char *name;",
         "  float *data;       /* the values when dtype == TCC_F32, else NULL */",
         "  int32_t size;      /* elements */",
+        "  int32_t bytes;     /* of one element */",
         "  void *raw;         /* the storage, whatever its dtype */",
         "  tcc_dtype dtype;",
         "  int32_t trainable; /* updated by tcc_model_train_step */",
@@ -648,7 +650,8 @@ def model_source(signature, layout: dict[int, int]) -> str:
         name = spec.name.replace("\\", "\\\\").replace('"', '\\"')
         data_ptr = storage(index) if spec.dtype == "float32" else "NULL"
         lines.append(f'  case {k}: p.name = "{name}"; p.data = {data_ptr}; '
-                     f"p.size = {spec.size}; p.raw = {storage(index)}; "
+                     f"p.size = {spec.size}; p.bytes = {np.dtype(spec.dtype).itemsize}; "
+                     f"p.raw = {storage(index)}; "
                      f"p.dtype = {_dtype_code(spec.dtype)}; "
                      f"p.trainable = {1 if spec.role == 'trainable' else 0}; break;")
     lines += ["  default: break;", "  }", "  return p;", "}", ""]

@@ -7,26 +7,94 @@
 #include "tcc_kernels.h"
 
 #include <math.h>
+#include <string.h>
+
+/* A plain float weight tensor of `out` output channels. */
+static tcc_weight tcc_plain_weight(const float *w, int32_t out) {
+  tcc_weight d = {w, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, out};
+  return d;
+}
 
 void tcc_linear_f32(const float *x, const float *w, const float *b, float *y,
                     int32_t n, int32_t k, int32_t m) {
-  for (int32_t r = 0; r < n; ++r) {
-    for (int32_t j = 0; j < m; ++j) {
-      float acc = 0.0f;
-      for (int32_t i = 0; i < k; ++i) acc += x[r * k + i] * w[j * k + i];
-      if (b != NULL) acc += b[j];
-      y[r * m + j] = acc;
-    }
-  }
+  const tcc_weight d = tcc_plain_weight(w, m);
+  tcc_linear_w_f32(x, &d, b, y, n, k, m);
 }
 
 void tcc_linear_grad_input_f32(const float *dy, const float *w, float *dx,
                                int32_t n, int32_t k, int32_t m) {
-  for (int32_t r = 0; r < n; ++r) {
-    for (int32_t i = 0; i < k; ++i) {
-      float acc = 0.0f;
-      for (int32_t j = 0; j < m; ++j) acc += dy[r * m + j] * w[j * k + i];
-      dx[r * k + i] = acc;
+  const tcc_weight d = tcc_plain_weight(w, m);
+  tcc_linear_grad_input_w_f32(dy, &d, dx, n, k, m);
+}
+
+void tcc_conv2d_f32(const float *x, const float *w, const float *b, float *y,
+                    const tcc_conv2d_params *p) {
+  const tcc_weight d = tcc_plain_weight(w, p->o);
+  tcc_conv2d_w_f32(x, &d, b, y, p);
+}
+
+void tcc_conv2d_grad_input_f32(const float *dy, const float *w, float *dx,
+                               const tcc_conv2d_params *p) {
+  const tcc_weight d = tcc_plain_weight(w, p->o);
+  tcc_conv2d_grad_input_w_f32(dy, &d, dx, p);
+}
+
+/* Weight rows of linear layers are staged in chunks of this many values. */
+#define TCC_ROW_CHUNK 256
+
+void tcc_linear_w_f32(const float *x, const tcc_weight *w, const float *b, float *y,
+                      int32_t n, int32_t k, int32_t m) {
+  float buf[TCC_ROW_CHUNK];
+  for (int32_t j = 0; j < m; ++j) {
+    for (int32_t r = 0; r < n; ++r) y[r * m + j] = 0.0f;
+    /* Chunks of the row in increasing k: every sum keeps its order. */
+    for (int32_t i0 = 0; i0 < k; i0 += TCC_ROW_CHUNK) {
+      const int32_t len = k - i0 < TCC_ROW_CHUNK ? k - i0 : TCC_ROW_CHUNK;
+      const float *row;
+      if (w->s8 == NULL && (w->split_axis == 0 || w->split == k)) {
+        row = tcc_weight_taps(w, j, 0, 1, k, buf) + i0;
+      } else {
+        for (int32_t i = 0; i < len; ++i) {
+          float one;
+          buf[i] = *tcc_weight_taps(w, j, i0 + i, k, 1, &one);
+        }
+        row = buf;
+      }
+      for (int32_t r = 0; r < n; ++r) {
+        float acc = y[r * m + j];
+        const float *xr = x + r * k + i0;
+        for (int32_t i = 0; i < len; ++i) acc += xr[i] * row[i];
+        y[r * m + j] = acc;
+      }
+    }
+    if (b != NULL)
+      for (int32_t r = 0; r < n; ++r) y[r * m + j] += b[j];
+  }
+}
+
+void tcc_linear_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx,
+                                 int32_t n, int32_t k, int32_t m) {
+  float buf[TCC_ROW_CHUNK];
+  for (int32_t i = 0; i < n * k; ++i) dx[i] = 0.0f;
+  /* dx[r,i] accumulates over increasing j: one weight row at a time. */
+  for (int32_t j = 0; j < m; ++j) {
+    for (int32_t i0 = 0; i0 < k; i0 += TCC_ROW_CHUNK) {
+      const int32_t len = k - i0 < TCC_ROW_CHUNK ? k - i0 : TCC_ROW_CHUNK;
+      const float *row;
+      if (w->s8 == NULL && (w->split_axis == 0 || w->split == k)) {
+        row = tcc_weight_taps(w, j, 0, 1, k, buf) + i0;
+      } else {
+        for (int32_t i = 0; i < len; ++i) {
+          float one;
+          buf[i] = *tcc_weight_taps(w, j, i0 + i, k, 1, &one);
+        }
+        row = buf;
+      }
+      for (int32_t r = 0; r < n; ++r) {
+        const float g = dy[r * m + j];
+        float *dxr = dx + r * k + i0;
+        for (int32_t i = 0; i < len; ++i) dxr[i] += g * row[i];
+      }
     }
   }
 }
@@ -54,70 +122,87 @@ void tcc_bias_grad_f32(const float *dy, float *db, int32_t n, int32_t c,
   }
 }
 
-void tcc_conv2d_f32(const float *x, const float *w, const float *b, float *y,
-                    const tcc_conv2d_params *p) {
+/* Output rows [*lo, *hi) whose input row i * stride - pad + tap lies in
+ * [0, size). */
+static void tcc_valid_range(int32_t size, int32_t out, int32_t stride, int32_t pad,
+                            int32_t tap, int32_t *lo, int32_t *hi) {
+  const int32_t t = pad - tap; /* i * stride >= t */
+  *lo = t <= 0 ? 0 : (t + stride - 1) / stride;
+  const int32_t last = size - 1 + pad - tap; /* i * stride <= last */
+  *hi = last < 0 ? 0 : last / stride + 1;
+  if (*hi > out) *hi = out;
+  if (*lo > *hi) *lo = *hi;
+}
+
+void tcc_conv2d_w_f32(const float *x, const tcc_weight *w, const float *b, float *y,
+                      const tcc_conv2d_params *p) {
   const int32_t cg = p->c / p->groups; /* input channels per group */
   const int32_t og = p->o / p->groups; /* output channels per group */
+  const int32_t taps = p->kh * p->kw;
+  float buf[TCC_MAX_TAPS];
   for (int32_t n = 0; n < p->n; ++n) {
     for (int32_t oc = 0; oc < p->o; ++oc) {
       const int32_t g = oc / og;
       float *yc = y + (n * p->o + oc) * p->oh * p->ow;
-      for (int32_t i = 0; i < p->oh; ++i) {
-        for (int32_t j = 0; j < p->ow; ++j) {
-          float acc = 0.0f;
-          for (int32_t ci = 0; ci < cg; ++ci) {
-            const float *xc = x + (n * p->c + g * cg + ci) * p->h * p->w;
-            const float *wc = w + (oc * cg + ci) * p->kh * p->kw;
-            for (int32_t ky = 0; ky < p->kh; ++ky) {
-              const int32_t u = i * p->stride_h - p->pad_h + ky * p->dil_h;
-              if (u < 0 || u >= p->h) continue;
-              for (int32_t kx = 0; kx < p->kw; ++kx) {
-                const int32_t v = j * p->stride_w - p->pad_w + kx * p->dil_w;
-                if (v < 0 || v >= p->w) continue;
-                acc += xc[u * p->w + v] * wc[ky * p->kw + kx];
-              }
+      for (int32_t i = 0; i < p->oh * p->ow; ++i) yc[i] = 0.0f;
+      /* Each output sums its terms in increasing (ci, ky, kx): accumulating
+       * in memory tap by tap keeps that order. */
+      for (int32_t ci = 0; ci < cg; ++ci) {
+        const float *xc = x + (n * p->c + g * cg + ci) * p->h * p->w;
+        const float *wc = tcc_weight_taps(w, oc, ci, cg, taps, buf);
+        for (int32_t ky = 0; ky < p->kh; ++ky) {
+          int32_t i0, i1;
+          tcc_valid_range(p->h, p->oh, p->stride_h, p->pad_h, ky * p->dil_h, &i0, &i1);
+          for (int32_t kx = 0; kx < p->kw; ++kx) {
+            int32_t j0, j1;
+            tcc_valid_range(p->w, p->ow, p->stride_w, p->pad_w, kx * p->dil_w, &j0, &j1);
+            const float wv = wc[ky * p->kw + kx];
+            for (int32_t i = i0; i < i1; ++i) {
+              const float *xr = xc + (i * p->stride_h - p->pad_h + ky * p->dil_h) * p->w +
+                                kx * p->dil_w - p->pad_w;
+              float *yr = yc + i * p->ow;
+              for (int32_t j = j0; j < j1; ++j) yr[j] += xr[j * p->stride_w] * wv;
             }
           }
-          if (b != NULL) acc += b[oc];
-          yc[i * p->ow + j] = acc;
         }
       }
+      if (b != NULL)
+        for (int32_t i = 0; i < p->oh * p->ow; ++i) yc[i] += b[oc];
     }
   }
 }
 
-void tcc_conv2d_grad_input_f32(const float *dy, const float *w, float *dx,
-                               const tcc_conv2d_params *p) {
+void tcc_conv2d_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx,
+                                 const tcc_conv2d_params *p) {
   const int32_t cg = p->c / p->groups;
   const int32_t og = p->o / p->groups;
+  const int32_t taps = p->kh * p->kw;
+  float buf[TCC_MAX_TAPS];
   for (int32_t n = 0; n < p->n; ++n) {
     for (int32_t c = 0; c < p->c; ++c) {
       const int32_t g = c / cg;
       const int32_t ci = c - g * cg;
       float *dxc = dx + (n * p->c + c) * p->h * p->w;
-      for (int32_t u = 0; u < p->h; ++u) {
-        for (int32_t v = 0; v < p->w; ++v) {
-          float acc = 0.0f;
-          for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
-            const float *dyc = dy + (n * p->o + oc) * p->oh * p->ow;
-            const float *wc = w + (oc * cg + ci) * p->kh * p->kw;
-            for (int32_t ky = 0; ky < p->kh; ++ky) {
-              /* Output row i reads input row u through tap ky iff
-               * i * stride_h = u + pad_h - ky * dil_h. */
-              const int32_t ti = u + p->pad_h - ky * p->dil_h;
-              if (ti < 0 || ti % p->stride_h != 0) continue;
-              const int32_t i = ti / p->stride_h;
-              if (i >= p->oh) continue;
-              for (int32_t kx = 0; kx < p->kw; ++kx) {
-                const int32_t tj = v + p->pad_w - kx * p->dil_w;
-                if (tj < 0 || tj % p->stride_w != 0) continue;
-                const int32_t j = tj / p->stride_w;
-                if (j >= p->ow) continue;
-                acc += dyc[i * p->ow + j] * wc[ky * p->kw + kx];
-              }
+      for (int32_t i = 0; i < p->h * p->w; ++i) dxc[i] = 0.0f;
+      /* dx[u,v] sums dy[i,j] * w[ky,kx] over u = i*sh - ph + ky*dh (likewise
+       * v) in increasing (oc, ky, kx), scattered tap by tap. */
+      for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
+        const float *dyc = dy + (n * p->o + oc) * p->oh * p->ow;
+        const float *wc = tcc_weight_taps(w, oc, ci, cg, taps, buf);
+        for (int32_t ky = 0; ky < p->kh; ++ky) {
+          int32_t i0, i1;
+          tcc_valid_range(p->h, p->oh, p->stride_h, p->pad_h, ky * p->dil_h, &i0, &i1);
+          for (int32_t kx = 0; kx < p->kw; ++kx) {
+            int32_t j0, j1;
+            tcc_valid_range(p->w, p->ow, p->stride_w, p->pad_w, kx * p->dil_w, &j0, &j1);
+            const float wv = wc[ky * p->kw + kx];
+            for (int32_t i = i0; i < i1; ++i) {
+              float *dxr = dxc + (i * p->stride_h - p->pad_h + ky * p->dil_h) * p->w +
+                           kx * p->dil_w - p->pad_w;
+              const float *dyr = dyc + i * p->ow;
+              for (int32_t j = j0; j < j1; ++j) dxr[j * p->stride_w] += dyr[j] * wv;
             }
           }
-          dxc[u * p->w + v] = acc;
         }
       }
     }
@@ -133,19 +218,20 @@ void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
     for (int32_t ci = 0; ci < cg; ++ci) {
       float *dwc = dw + (oc * cg + ci) * p->kh * p->kw;
       for (int32_t ky = 0; ky < p->kh; ++ky) {
+        int32_t i0, i1;
+        tcc_valid_range(p->h, p->oh, p->stride_h, p->pad_h, ky * p->dil_h, &i0, &i1);
         for (int32_t kx = 0; kx < p->kw; ++kx) {
+          int32_t j0, j1;
+          tcc_valid_range(p->w, p->ow, p->stride_w, p->pad_w, kx * p->dil_w, &j0, &j1);
           float acc = 0.0f;
           for (int32_t n = 0; n < p->n; ++n) {
             const float *dyc = dy + (n * p->o + oc) * p->oh * p->ow;
             const float *xc = x + (n * p->c + g * cg + ci) * p->h * p->w;
-            for (int32_t i = 0; i < p->oh; ++i) {
-              const int32_t u = i * p->stride_h - p->pad_h + ky * p->dil_h;
-              if (u < 0 || u >= p->h) continue;
-              for (int32_t j = 0; j < p->ow; ++j) {
-                const int32_t v = j * p->stride_w - p->pad_w + kx * p->dil_w;
-                if (v < 0 || v >= p->w) continue;
-                acc += dyc[i * p->ow + j] * xc[u * p->w + v];
-              }
+            for (int32_t i = i0; i < i1; ++i) {
+              const float *xr = xc + (i * p->stride_h - p->pad_h + ky * p->dil_h) * p->w +
+                                kx * p->dil_w - p->pad_w;
+              const float *dyr = dyc + i * p->ow;
+              for (int32_t j = j0; j < j1; ++j) acc += dyr[j] * xr[j * p->stride_w];
             }
           }
           dwc[ky * p->kw + kx] = acc;
@@ -176,6 +262,90 @@ void tcc_copy_f32(const float *src, float *dst, int32_t size) {
   }
 }
 
+/* ------------------------------------------------ exp and log, portable */
+/* libm's expf and logf differ between C libraries (glibc on the host,
+ * newlib on the target); these use float +, -, * and / only, so every
+ * IEEE-754 build computes the same bits (with -ffp-contract=off). Within
+ * about 2 ulp of the exact values. */
+
+/* v * 2^k for an integer k in [-252, 254]. */
+static float tcc_scale_pow2(float v, int32_t k) {
+  union { uint32_t u; float f; } s;
+  while (k > 127) { v *= 1.7014118346e38f; k -= 127; }       /* 2^127 */
+  while (k < -126) { v *= 1.1754943508e-38f; k += 126; }     /* 2^-126 */
+  s.u = (uint32_t)(k + 127) << 23;
+  return v * s.f;
+}
+
+float tcc_expf(float x) {
+  if (x != x) return x;
+  if (x > 88.7228394f) return HUGE_VALF;
+  if (x < -103.972084f) return 0.0f;
+  /* x = k ln2 + r, |r| <= ln2 / 2; ln2 = hi + lo with k * hi exact. */
+  const float kf = floorf(x * 1.44269504f + 0.5f);
+  const float r = (x - kf * 0.693145752f) - kf * 1.42860677e-06f;
+  /* exp(r) by its Taylor series to r^7 (error below 2^-27 for |r| <= 0.35). */
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  return tcc_scale_pow2(p, (int32_t)kf);
+}
+
+float tcc_logf(float x) {
+  if (x != x || x < 0.0f) return NAN;
+  if (x == 0.0f) return -HUGE_VALF;
+  if (x == HUGE_VALF) return x;
+  int32_t e = 0;
+  while (x < 1.1754943508e-38f) { x *= 8388608.0f; e -= 23; } /* subnormal */
+  union { uint32_t u; float f; } b = {0};
+  b.f = x;
+  e += (int32_t)((b.u >> 23) & 0xFFu) - 127;
+  b.u = (b.u & 0x007FFFFFu) | 0x3F800000u;                    /* m in [1, 2) */
+  float m = b.f;
+  if (m > 1.41421356f) { m *= 0.5f; e += 1; }                  /* [sqrt(1/2), sqrt 2) */
+  /* log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.1716. */
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s2 = s * s;
+  float q = 1.0f / 11.0f;
+  q = q * s2 + 1.0f / 9.0f;
+  q = q * s2 + 1.0f / 7.0f;
+  q = q * s2 + 1.0f / 5.0f;
+  q = q * s2 + 1.0f / 3.0f;
+  q = q * s2 + 1.0f;
+  const float ef = (float)e;
+  return ef * 0.693145752f + (2.0f * s * q + ef * 1.42860677e-06f);
+}
+
+/* erf(x) from erfc's Chebyshev fit (Numerical Recipes' erfcc, relative error
+ * of erfc below 1.2e-7), through tcc_expf: portable bits. */
+static float tcc_erff(float x) {
+  const float z = fabsf(x);
+  const float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  const float erfc = t * tcc_expf(p - z * z);
+  return x >= 0.0f ? 1.0f - erfc : erfc - 1.0f;
+}
+
+/* tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)), through tcc_expf. */
+static float tcc_tanhf(float x) {
+  const float r = 1.0f - 2.0f / (tcc_expf(2.0f * fabsf(x)) + 1.0f);
+  return x >= 0.0f ? r : -r;
+}
+
 /* Row maximum of v[0..c). */
 static float tcc_row_max(const float *v, int32_t c) {
   float mx = v[0];
@@ -186,7 +356,7 @@ static float tcc_row_max(const float *v, int32_t c) {
 /* sum_j exp(v[j] - mx), j increasing. */
 static float tcc_row_sum_exp(const float *v, int32_t c, float mx) {
   float s = 0.0f;
-  for (int32_t j = 0; j < c; ++j) s += expf(v[j] - mx);
+  for (int32_t j = 0; j < c; ++j) s += tcc_expf(v[j] - mx);
   return s;
 }
 
@@ -197,7 +367,7 @@ void tcc_cross_entropy_f32(const float *logits, const int32_t *labels,
     const float *v = logits + r * c;
     const float mx = tcc_row_max(v, c);
     /* logsumexp(v) - v[label], with the max subtracted from both terms. */
-    total += logf(tcc_row_sum_exp(v, c, mx)) - (v[labels[r]] - mx);
+    total += tcc_logf(tcc_row_sum_exp(v, c, mx)) - (v[labels[r]] - mx);
   }
   *loss = total / (float)n;
 }
@@ -211,7 +381,7 @@ void tcc_cross_entropy_grad_f32(const float *logits, const int32_t *labels,
     const float s = tcc_row_sum_exp(v, c, mx);
     for (int32_t j = 0; j < c; ++j) {
       const float onehot = j == labels[r] ? 1.0f : 0.0f;
-      d[j] = (expf(v[j] - mx) / s - onehot) / (float)n;
+      d[j] = (tcc_expf(v[j] - mx) / s - onehot) / (float)n;
     }
   }
 }
@@ -220,4 +390,434 @@ void tcc_sgd_f32(float *param, const float *grad, float lr,
                  float weight_decay, int32_t size) {
   for (int32_t i = 0; i < size; ++i)
     param[i] -= lr * (grad[i] + weight_decay * param[i]);
+}
+
+/* ------------------------------------------------------------ element-wise */
+
+void tcc_mul_f32(const float *a, const float *b, float *y, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) y[i] = a[i] * b[i];
+}
+
+void tcc_clamp_f32(const float *x, float *y, float lo, float hi, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float v = x[i] < lo ? lo : x[i];
+    y[i] = v > hi ? hi : v;
+  }
+}
+
+void tcc_clamp_grad_f32(const float *dy, const float *x, float *dx, float lo, float hi,
+                        int32_t size) {
+  for (int32_t i = 0; i < size; ++i) dx[i] = x[i] > lo && x[i] < hi ? dy[i] : 0.0f;
+}
+
+void tcc_hardswish_f32(const float *x, float *y, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    float r = v + 3.0f;
+    r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+    y[i] = v * r / 6.0f;
+  }
+}
+
+void tcc_hardswish_grad_f32(const float *dy, const float *x, float *dx, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    dx[i] = v <= -3.0f ? 0.0f : v < 3.0f ? dy[i] * (v / 3.0f + 0.5f) : dy[i];
+  }
+}
+
+void tcc_sigmoid_f32(const float *x, float *y, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float e = tcc_expf(-fabsf(x[i])); /* in (0, 1]: never overflows */
+    y[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  }
+}
+
+void tcc_sigmoid_grad_f32(const float *dy, const float *y, float *dx, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
+}
+
+#define TCC_SQRT_2_OVER_PI 0.7978845608f
+#define TCC_GELU_KAPPA 0.044715f
+#define TCC_SQRT1_2 0.70710678118654752f
+#define TCC_INV_SQRT_2PI 0.39894228040143268f
+
+void tcc_gelu_f32(const float *x, float *y, int32_t size, int32_t tanh_form) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    const float t = tanh_form
+        ? tcc_tanhf(TCC_SQRT_2_OVER_PI * (v + TCC_GELU_KAPPA * (v * v * v)))
+        : tcc_erff(v * TCC_SQRT1_2);
+    y[i] = v / 2.0f * (1.0f + t);
+  }
+}
+
+void tcc_gelu_grad_f32(const float *dy, const float *x, float *dx, int32_t size,
+                       int32_t tanh_form) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    float slope;
+    if (tanh_form) {
+      const float t = tcc_tanhf(TCC_SQRT_2_OVER_PI * (v + TCC_GELU_KAPPA * v * v * v));
+      slope = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * TCC_SQRT_2_OVER_PI *
+              (1.0f + 3.0f * TCC_GELU_KAPPA * v * v);
+    } else {
+      /* Phi(x) + x phi(x), the standard normal cdf and pdf. */
+      const float cdf = 0.5f * (1.0f + tcc_erff(v * TCC_SQRT1_2));
+      slope = cdf + v * tcc_expf(-0.5f * v * v) * TCC_INV_SQRT_2PI;
+    }
+    dx[i] = dy[i] * slope;
+  }
+}
+
+/* ----------------------------------------------------------- reductions */
+
+void tcc_matmul_f32(const float *a, const float *c, float *y, int32_t batch, int32_t m,
+                    int32_t k, int32_t n) {
+  for (int32_t b = 0; b < batch; ++b) {
+    const float *ab = a + b * m * k, *cb = c + b * k * n;
+    float *yb = y + b * m * n;
+    for (int32_t i = 0; i < m; ++i) {
+      float *yr = yb + i * n;
+      for (int32_t j = 0; j < n; ++j) yr[j] = 0.0f;
+      /* Row i accumulates over increasing k for every column at once. */
+      for (int32_t t = 0; t < k; ++t) {
+        const float av = ab[i * k + t];
+        const float *cr = cb + t * n;
+        for (int32_t j = 0; j < n; ++j) yr[j] += av * cr[j];
+      }
+    }
+  }
+}
+
+void tcc_softmax_f32(const float *x, float *y, int32_t outer, int32_t axis, int32_t inner) {
+  for (int32_t o = 0; o < outer; ++o) {
+    for (int32_t in = 0; in < inner; ++in) {
+      const float *xv = x + o * axis * inner + in;
+      float *yv = y + o * axis * inner + in;
+      float mx = xv[0];
+      for (int32_t a = 1; a < axis; ++a) mx = xv[a * inner] > mx ? xv[a * inner] : mx;
+      float sum = 0.0f;
+      for (int32_t a = 0; a < axis; ++a) {
+        yv[a * inner] = tcc_expf(xv[a * inner] - mx);
+        sum += yv[a * inner];
+      }
+      for (int32_t a = 0; a < axis; ++a) yv[a * inner] /= sum;
+    }
+  }
+}
+
+void tcc_softmax_grad_f32(const float *dy, const float *y, float *dx, int32_t outer,
+                          int32_t axis, int32_t inner) {
+  for (int32_t o = 0; o < outer; ++o) {
+    for (int32_t in = 0; in < inner; ++in) {
+      const int32_t base = o * axis * inner + in;
+      float dot = 0.0f;
+      for (int32_t a = 0; a < axis; ++a) dot += dy[base + a * inner] * y[base + a * inner];
+      for (int32_t a = 0; a < axis; ++a)
+        dx[base + a * inner] = y[base + a * inner] * (dy[base + a * inner] - dot);
+    }
+  }
+}
+
+/* Mean and 1 / sqrt(biased variance + eps) of one row of m values. */
+static void tcc_row_moments(const float *x, int32_t m, float eps, float *mean, float *rstd) {
+  float sum = 0.0f;
+  for (int32_t i = 0; i < m; ++i) sum += x[i];
+  const float mu = sum / (float)m;
+  float sq = 0.0f;
+  for (int32_t i = 0; i < m; ++i) sq += (x[i] - mu) * (x[i] - mu);
+  *mean = mu;
+  *rstd = 1.0f / sqrtf(sq / (float)m + eps);
+}
+
+void tcc_layer_norm_f32(const float *x, const float *w, const float *b, float *y,
+                        int32_t rows, int32_t m, float eps) {
+  for (int32_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * m;
+    float *yr = y + r * m;
+    float sum = 0.0f;
+    for (int32_t i = 0; i < m; ++i) sum += xr[i];
+    const float mu = sum / (float)m;
+    float sq = 0.0f;
+    for (int32_t i = 0; i < m; ++i) sq += (xr[i] - mu) * (xr[i] - mu);
+    const float sd = sqrtf(sq / (float)m + eps);
+    for (int32_t i = 0; i < m; ++i) yr[i] = (xr[i] - mu) / sd * w[i] + b[i];
+  }
+}
+
+void tcc_layer_norm_grad_input_f32(const float *dy, const float *x, const float *w,
+                                   float *dx, int32_t rows, int32_t m, float eps) {
+  for (int32_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * m, *dyr = dy + r * m;
+    float *dxr = dx + r * m;
+    float mu, rstd;
+    tcc_row_moments(xr, m, eps, &mu, &rstd);
+    float g_sum = 0.0f, gx_sum = 0.0f;
+    for (int32_t i = 0; i < m; ++i) {
+      const float g = dyr[i] * w[i];
+      g_sum += g;
+      gx_sum += g * ((xr[i] - mu) * rstd);
+    }
+    const float g_mean = g_sum / (float)m, gx_mean = gx_sum / (float)m;
+    for (int32_t i = 0; i < m; ++i) {
+      const float xhat = (xr[i] - mu) * rstd;
+      dxr[i] = rstd * (dyr[i] * w[i] - g_mean - xhat * gx_mean);
+    }
+  }
+}
+
+void tcc_batch_norm_f32(const float *x, const float *gamma, const float *beta,
+                        const float *mean, const float *var, float *y, int32_t n,
+                        int32_t c, int32_t inner, float eps) {
+  for (int32_t r = 0; r < n; ++r) {
+    for (int32_t ch = 0; ch < c; ++ch) {
+      const float sd = sqrtf(var[ch] + eps);
+      const float *xc = x + (r * c + ch) * inner;
+      float *yc = y + (r * c + ch) * inner;
+      for (int32_t i = 0; i < inner; ++i)
+        yc[i] = (xc[i] - mean[ch]) / sd * gamma[ch] + beta[ch];
+    }
+  }
+}
+
+void tcc_mse_f32(const float *p, const float *t, float *loss, int32_t size) {
+  float sum = 0.0f;
+  for (int32_t i = 0; i < size; ++i) sum += (p[i] - t[i]) * (p[i] - t[i]);
+  *loss = sum / (float)size;
+}
+
+void tcc_mse_grad_f32(const float *p, const float *t, float *dp, int32_t size) {
+  const float scale = 2.0f / (float)size;
+  for (int32_t i = 0; i < size; ++i) dp[i] = (p[i] - t[i]) * scale;
+}
+
+/* -------------------------------------------------------------- pooling */
+
+/* Window [*lo, *hi) of input rows of output row i (clipped to the input); the
+ * divisor counts the padded rows too when count_include_pad. */
+static void tcc_window(int32_t i, int32_t stride, int32_t pad, int32_t k, int32_t size,
+                       int32_t *lo, int32_t *hi) {
+  const int32_t start = i * stride - pad;
+  *lo = start < 0 ? 0 : start;
+  *hi = start + k > size ? size : start + k;
+}
+
+static float tcc_pool_divisor(const tcc_pool2d_params *p, int32_t u0, int32_t u1,
+                              int32_t v0, int32_t v1) {
+  return p->count_include_pad ? (float)(p->kh * p->kw) : (float)((u1 - u0) * (v1 - v0));
+}
+
+void tcc_avg_pool2d_f32(const float *x, float *y, const tcc_pool2d_params *p) {
+  for (int32_t nc = 0; nc < p->n * p->c; ++nc) {
+    const float *xc = x + nc * p->h * p->w;
+    float *yc = y + nc * p->oh * p->ow;
+    for (int32_t i = 0; i < p->oh; ++i) {
+      int32_t u0, u1;
+      tcc_window(i, p->stride_h, p->pad_h, p->kh, p->h, &u0, &u1);
+      for (int32_t j = 0; j < p->ow; ++j) {
+        int32_t v0, v1;
+        tcc_window(j, p->stride_w, p->pad_w, p->kw, p->w, &v0, &v1);
+        float sum = 0.0f;
+        for (int32_t u = u0; u < u1; ++u)
+          for (int32_t v = v0; v < v1; ++v) sum += xc[u * p->w + v];
+        yc[i * p->ow + j] = sum / tcc_pool_divisor(p, u0, u1, v0, v1);
+      }
+    }
+  }
+}
+
+void tcc_avg_pool2d_grad_f32(const float *dy, float *dx, const tcc_pool2d_params *p) {
+  for (int32_t nc = 0; nc < p->n * p->c; ++nc) {
+    float *dxc = dx + nc * p->h * p->w;
+    const float *dyc = dy + nc * p->oh * p->ow;
+    for (int32_t i = 0; i < p->h * p->w; ++i) dxc[i] = 0.0f;
+    for (int32_t i = 0; i < p->oh; ++i) {
+      int32_t u0, u1;
+      tcc_window(i, p->stride_h, p->pad_h, p->kh, p->h, &u0, &u1);
+      for (int32_t j = 0; j < p->ow; ++j) {
+        int32_t v0, v1;
+        tcc_window(j, p->stride_w, p->pad_w, p->kw, p->w, &v0, &v1);
+        const float g = dyc[i * p->ow + j] / tcc_pool_divisor(p, u0, u1, v0, v1);
+        for (int32_t u = u0; u < u1; ++u)
+          for (int32_t v = v0; v < v1; ++v) dxc[u * p->w + v] += g;
+      }
+    }
+  }
+}
+
+/* Index (u * w + v) of the first maximum of a window; padding (-inf) never
+ * wins since every window holds an input element. */
+static int32_t tcc_window_argmax(const float *xc, int32_t w, int32_t u0, int32_t u1,
+                                 int32_t v0, int32_t v1) {
+  int32_t best = u0 * w + v0;
+  for (int32_t u = u0; u < u1; ++u)
+    for (int32_t v = v0; v < v1; ++v)
+      if (xc[u * w + v] > xc[best]) best = u * w + v;
+  return best;
+}
+
+void tcc_max_pool2d_f32(const float *x, float *y, const tcc_pool2d_params *p) {
+  for (int32_t nc = 0; nc < p->n * p->c; ++nc) {
+    const float *xc = x + nc * p->h * p->w;
+    float *yc = y + nc * p->oh * p->ow;
+    for (int32_t i = 0; i < p->oh; ++i) {
+      int32_t u0, u1;
+      tcc_window(i, p->stride_h, p->pad_h, p->kh, p->h, &u0, &u1);
+      for (int32_t j = 0; j < p->ow; ++j) {
+        int32_t v0, v1;
+        tcc_window(j, p->stride_w, p->pad_w, p->kw, p->w, &v0, &v1);
+        yc[i * p->ow + j] = xc[tcc_window_argmax(xc, p->w, u0, u1, v0, v1)];
+      }
+    }
+  }
+}
+
+void tcc_max_pool2d_grad_f32(const float *dy, const float *x, float *dx,
+                             const tcc_pool2d_params *p) {
+  for (int32_t nc = 0; nc < p->n * p->c; ++nc) {
+    const float *xc = x + nc * p->h * p->w;
+    const float *dyc = dy + nc * p->oh * p->ow;
+    float *dxc = dx + nc * p->h * p->w;
+    for (int32_t i = 0; i < p->h * p->w; ++i) dxc[i] = 0.0f;
+    for (int32_t i = 0; i < p->oh; ++i) {
+      int32_t u0, u1;
+      tcc_window(i, p->stride_h, p->pad_h, p->kh, p->h, &u0, &u1);
+      for (int32_t j = 0; j < p->ow; ++j) {
+        int32_t v0, v1;
+        tcc_window(j, p->stride_w, p->pad_w, p->kw, p->w, &v0, &v1);
+        dxc[tcc_window_argmax(xc, p->w, u0, u1, v0, v1)] += dyc[i * p->ow + j];
+      }
+    }
+  }
+}
+
+void tcc_global_avg_pool_f32(const float *x, float *y, int32_t rows, int32_t inner) {
+  for (int32_t r = 0; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int32_t i = 0; i < inner; ++i) sum += x[r * inner + i];
+    y[r] = sum / (float)inner;
+  }
+}
+
+/* --------------------------------------------------------------- layout */
+
+/* Row-major strides of `shape` in elements. */
+static void tcc_strides(int32_t rank, const int32_t *shape, int32_t *strides) {
+  int32_t s = 1;
+  for (int32_t d = rank - 1; d >= 0; --d) {
+    strides[d] = s;
+    s *= shape[d];
+  }
+}
+
+/* Advances the index `at` over `shape` in row-major order, skipping the last
+ * `skip` dims; returns 0 after the last index. */
+static int32_t tcc_next_index(int32_t rank, const int32_t *shape, int32_t *at, int32_t skip) {
+  for (int32_t d = rank - 1 - skip; d >= 0; --d) {
+    if (++at[d] < shape[d]) return 1;
+    at[d] = 0;
+  }
+  return 0;
+}
+
+static int32_t tcc_count(int32_t rank, const int32_t *shape) {
+  int32_t n = 1;
+  for (int32_t d = 0; d < rank; ++d) n *= shape[d];
+  return n;
+}
+
+void tcc_slice(const void *x, void *y, int32_t rank, const int32_t *shape,
+               const int32_t *offsets, const int32_t *sizes, int32_t bytes) {
+  int32_t strides[TCC_MAX_RANK], at[TCC_MAX_RANK] = {0};
+  tcc_strides(rank, shape, strides);
+  if (tcc_count(rank, sizes) == 0) return;
+  const size_t run = (size_t)sizes[rank - 1] * (size_t)bytes;
+  uint8_t *out = (uint8_t *)y;
+  do {
+    int32_t src = 0;
+    for (int32_t d = 0; d < rank; ++d) src += (offsets[d] + at[d]) * strides[d];
+    memcpy(out, (const uint8_t *)x + (size_t)src * (size_t)bytes, run);
+    out += run;
+  } while (tcc_next_index(rank, sizes, at, 1));
+}
+
+void tcc_pad_to_f32(const float *x, float *y, int32_t rank, const int32_t *shape,
+                    const int32_t *offsets, const int32_t *sizes) {
+  int32_t strides[TCC_MAX_RANK], at[TCC_MAX_RANK] = {0};
+  tcc_strides(rank, shape, strides);
+  for (int32_t i = 0; i < tcc_count(rank, shape); ++i) y[i] = 0.0f;
+  if (tcc_count(rank, sizes) == 0) return;
+  const int32_t run = sizes[rank - 1];
+  do {
+    int32_t dst = 0;
+    for (int32_t d = 0; d < rank; ++d) dst += (offsets[d] + at[d]) * strides[d];
+    memcpy(y + dst, x, (size_t)run * sizeof *x);
+    x += run;
+  } while (tcc_next_index(rank, sizes, at, 1));
+}
+
+void tcc_concat(const void *const *parts, const int32_t *axis_sizes, int32_t count,
+                void *y, int32_t outer, int32_t inner, int32_t bytes) {
+  uint8_t *out = (uint8_t *)y;
+  for (int32_t o = 0; o < outer; ++o) {
+    for (int32_t i = 0; i < count; ++i) {
+      const size_t run = (size_t)axis_sizes[i] * (size_t)inner * (size_t)bytes;
+      memcpy(out, (const uint8_t *)parts[i] + (size_t)o * run, run);
+      out += run;
+    }
+  }
+}
+
+void tcc_transpose(const void *x, void *y, int32_t rank, const int32_t *shape,
+                   const int32_t *perm, int32_t bytes) {
+  int32_t strides[TCC_MAX_RANK], out_shape[TCC_MAX_RANK], at[TCC_MAX_RANK] = {0};
+  tcc_strides(rank, shape, strides);
+  for (int32_t d = 0; d < rank; ++d) out_shape[d] = shape[perm[d]];
+  if (tcc_count(rank, shape) == 0) return;
+  uint8_t *out = (uint8_t *)y;
+  do {
+    int32_t src = 0;
+    for (int32_t d = 0; d < rank; ++d) src += at[d] * strides[perm[d]];
+    memcpy(out, (const uint8_t *)x + (size_t)src * (size_t)bytes, (size_t)bytes);
+    out += bytes;
+  } while (tcc_next_index(rank, out_shape, at, 0));
+}
+
+void tcc_broadcast(const void *x, void *y, int32_t rank, const int32_t *from,
+                   const int32_t *shape, int32_t bytes) {
+  int32_t strides[TCC_MAX_RANK], at[TCC_MAX_RANK] = {0};
+  tcc_strides(rank, from, strides);
+  if (tcc_count(rank, shape) == 0) return;
+  uint8_t *out = (uint8_t *)y;
+  do {
+    int32_t src = 0;
+    for (int32_t d = 0; d < rank; ++d) src += (from[d] == 1 ? 0 : at[d]) * strides[d];
+    memcpy(out, (const uint8_t *)x + (size_t)src * (size_t)bytes, (size_t)bytes);
+    out += bytes;
+  } while (tcc_next_index(rank, shape, at, 0));
+}
+
+void tcc_sum_to_f32(const float *x, float *y, int32_t rank, const int32_t *shape,
+                    const int32_t *to) {
+  int32_t strides[TCC_MAX_RANK], at[TCC_MAX_RANK] = {0};
+  tcc_strides(rank, to, strides);
+  for (int32_t i = 0; i < tcc_count(rank, to); ++i) y[i] = 0.0f;
+  if (tcc_count(rank, shape) == 0) return;
+  do {
+    int32_t dst = 0;
+    for (int32_t d = 0; d < rank; ++d) dst += (to[d] == 1 ? 0 : at[d]) * strides[d];
+    y[dst] += *x++;
+  } while (tcc_next_index(rank, shape, at, 0));
+}
+
+/* ------------------------------------------------------------ optimizers */
+
+void tcc_sgd_momentum_f32(float *param, const float *grad, float *buffer, float lr,
+                          float momentum, float weight_decay, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) {
+    const float g = weight_decay != 0.0f ? grad[i] + weight_decay * param[i] : grad[i];
+    buffer[i] = momentum * buffer[i] + g;
+    param[i] -= lr * buffer[i];
+  }
 }

@@ -39,6 +39,10 @@ MODEL_H = f"""\
 #define TCC_BATCH {BATCH}
 #define TCC_INPUT_SIZE {BATCH * FEATURES}
 #define TCC_NUM_CLASSES {CLASSES}
+typedef float tcc_input_t;
+typedef struct {{ const char *name; void *data; int32_t size; int32_t bytes; }} tcc_param;
+int32_t tcc_model_num_params(void);
+tcc_param tcc_model_param(int32_t index);
 void tcc_model_init(void);
 void tcc_model_infer(const float *input, float *logits);
 float tcc_model_train_step(const float *input, const int32_t *labels);
@@ -66,6 +70,14 @@ void tcc_model_init(void) {{
 
 void tcc_model_infer(const float *input, float *logits) {{
   tcc_linear_f32(input, tcc_w, tcc_b, logits, TCC_BATCH, TCC_FEATURES, TCC_NUM_CLASSES);
+}}
+
+int32_t tcc_model_num_params(void) {{ return 2; }}
+
+tcc_param tcc_model_param(int32_t index) {{
+  tcc_param p = {{"weight", tcc_w, TCC_NUM_CLASSES * TCC_FEATURES, 4}};
+  if (index == 1) {{ p.name = "bias"; p.data = tcc_b; p.size = TCC_NUM_CLASSES; }}
+  return p;
 }}
 
 float tcc_model_train_step(const float *input, const int32_t *labels) {{

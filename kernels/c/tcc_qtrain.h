@@ -1,0 +1,63 @@
+/*
+ * tcc_qtrain.h - kernels of int8 training steps: dequantization in float
+ * arithmetic only, the integer-domain SGD update of int8 weights and int32
+ * biases with quantization-aware scaling (train.qsgd, the semantics of
+ * runtime/quantized_training.py), and the int8 forward of a layer whose
+ * weight is a partial-channel parameter (split in two, see tcc_weight).
+ *
+ * No double arithmetic: a float64 scale s is passed as two floats hi + lo
+ * (hi = (float)s, lo = (float)(s - hi)); per-channel update coefficients are
+ * folded at compile time into float constants.
+ */
+#ifndef TCC_QTRAIN_H
+#define TCC_QTRAIN_H
+
+#include <stdint.h>
+
+#include "tcc_int8.h"
+#include "tcc_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* quant.dcast: y[i] = (x[i] - zp) * scale[c] rounded once to float
+ * (tcc_dequantize_one), c = (i / inner) % channels (channels 1: per tensor). */
+void tcc_dequantize_f32(const int8_t *x, float *y, int32_t size, int32_t channels,
+                        int32_t inner, const float *scale_hi, const float *scale_lo,
+                        int32_t zp);
+
+/* An integer-domain SGD update (train.qsgd) of `size` values, channel
+ * c = (i / inner) % channels of each:
+ *   step = coef[c] * g[i] + decay * (p[i] - zp)
+ *   p[i] = saturate(round_half_even(p[i] - step), qmin, qmax)
+ * coef[c] = lr / s_c with QAS, lr * s_c without; decay = lr * weight_decay.
+ * A channel with dead[c] != 0 (dead may be NULL) and a NaN update keep the
+ * stored value. */
+typedef struct {
+  const float *coef;
+  const uint8_t *dead;
+  float decay;
+  int32_t channels, inner, zp, qmin, qmax;
+} tcc_qsgd_params;
+
+/* int8 weights, updated in place. */
+void tcc_qsgd_s8(int8_t *param, const float *grad, int32_t size, const tcc_qsgd_params *q);
+
+/* int32 biases, updated in place; the rounding of p - step is exact for any
+ * int32 p (the float step is split into integer and fraction). */
+void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,
+                  const tcc_qsgd_params *q);
+
+/* train.qconv2d (and qlinear as a 1x1 conv on 1x1 images) of a weight split
+ * in two at channel `split` of `split_axis` (0: output, 1: input channels):
+ * the same integers as tcc_q_conv2d_s8 on the whole weight. */
+void tcc_q_conv2d_split_s8(const int8_t *x, const int8_t *w, const int8_t *w_rest,
+                           int32_t split_axis, int32_t split, const int32_t *bias,
+                           int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCC_QTRAIN_H */
