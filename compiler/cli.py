@@ -57,7 +57,8 @@ def _options(args) -> driver.TrainingOptions:
     return driver.TrainingOptions(lr=args.lr, weight_decay=args.weight_decay,
                                   weights=args.weights, seed=args.seed, scheme=scheme,
                                   optimizer=args.optimizer, momentum=args.momentum,
-                                  qas=not args.no_qas, budget=args.budget)
+                                  qas=not args.no_qas, budget=args.budget,
+                                  target=args.target)
 
 
 def compile_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,7 @@ class TrainingOptions:
     step: str = "train_step"
     alignment: int = 16                # of the memory plan's offsets (bytes)
     plan_time_limit: float = 2.0       # seconds for planning each function
+    target: str | None = None          # Cortex-M targets also fuse frozen bottlenecks
 
 
 @dataclass
@@ -151,11 +152,15 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
                       filename: str | None = None) -> None:
     """Orders the training step's ops to lower its peak (--train-reorder), then plans
     the arena of the step and of the forward function (--plan-memory): the offsets
-    every code generator uses."""
+    every code generator uses. For a Cortex-M target, frozen int8 inverted bottlenecks
+    first become row-band fused ops (--train-fuse-bottleneck), which only its C kernels
+    run."""
     plan = f"alignment={options.alignment} time-limit={options.plan_time_limit}"
-    run_pipeline(module, [f"train-reorder{{step={options.step}}}",
-                          f"plan-memory{{function={options.step} {plan}}}",
-                          f"plan-memory{{function={options.forward} {plan}}}"], filename)
+    fuse = ["train-fuse-bottleneck"] if options.target in cortex_m.TARGETS else []
+    run_pipeline(module, fuse + [f"train-reorder{{step={options.step}}}",
+                                 f"plan-memory{{function={options.step} {plan}}}",
+                                 f"plan-memory{{function={options.forward} {plan}}}"],
+                 filename)
 
 
 def check_target(name: str) -> None:

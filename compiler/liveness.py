@@ -35,6 +35,10 @@ to lower the peak) and --plan-memory (which places the storage in one arena):
   *persistent*: their storage is live for the whole function (it holds the state
   between calls) and only their own update may write to it.
 
+- *Scratch*: an op that needs working memory while it runs (`scratch_bytes`: the
+  ring of expanded rows of a fused `train.qbottleneck`) holds that many arena bytes
+  on [its position, its position + 1), as a temporary of its own.
+
 `live_bytes(function)[t]` is the number of arena bytes live at position t; its
 maximum (`lower_bound`) is the liveness lower bound of the schedule: no placement in
 one arena can use less.
@@ -68,6 +72,13 @@ VIEWS = frozenset(("train.reshape",))
 
 DEQUANTIZE = frozenset(("quant.dcast",))
 """int8 -> f32 casts that the reading op can fuse (`fuse_dequantize`)."""
+
+def scratch_bytes(op) -> int:
+    """Arena bytes `op` needs as a temporary while it runs (0 for most ops)."""
+    if op.name == "train.qbottleneck":
+        return train.BottleneckGeometry.of(op).scratch_bytes
+    return 0
+
 
 MODEL_OPTIONS = {"inplace": True, "fold_constants": True, "fuse_dequantize": "parameters",
                  "fuse_padding": True}
@@ -172,7 +183,8 @@ class Program:
     it may take over. `views`: value -> the value it is read through (no storage of
     its own). `shares`: ops whose result always shares operand 0's storage.
     `persistent`: arguments whose storage lives through the whole function and that
-    only their update may overwrite."""
+    only their update may overwrite. `scratch`: op index -> arena bytes it needs as
+    a temporary while it runs."""
 
     sizes: list[int]
     arena: list[bool]
@@ -185,6 +197,7 @@ class Program:
     shares: frozenset = frozenset()
     persistent: frozenset = frozenset()
     updates: frozenset = frozenset()
+    scratch: dict[int, int] = field(default_factory=dict)
 
     @staticmethod
     def of(function: func.FuncOp, **options) -> tuple["Program", list[ir.Value], list]:
@@ -215,6 +228,7 @@ class Program:
                 parameters.add(i)
         names = [train.arg_name(function, i) for i in range(len(values))]
         ops, ir_ops, table, views, shares, updates = [], [], [], {}, set(), set()
+        scratch = {}
         returned: tuple[int, ...] = ()
         for op in block.operations:
             operands = tuple(index[v] for v in op.operands)
@@ -240,6 +254,8 @@ class Program:
                 shares.add(len(ops))
             if op.name in UPDATES:
                 updates.add(len(ops))
+            if scratch_bytes(op):
+                scratch[len(ops)] = scratch_bytes(op)
             ops.append((operands, results))
             ir_ops.append(op)
             table.append(_inplace_candidates(op, sizes, operands, results)
@@ -251,7 +267,7 @@ class Program:
                 sizes[v] = sizes[target]
         program = Program(sizes, arena, len(block.arguments), ops, names, returned, table,
                           views, frozenset(shares), frozenset(persistent),
-                          frozenset(updates))
+                          frozenset(updates), scratch)
         return program, values, ir_ops
 
 
@@ -374,6 +390,10 @@ def analyze(program: Program, order: list[int] | None = None) -> Liveness:
     for g, lo in group_lower.items():
         delta[lo] += sizes[g]
         delta[group_upper[g]] -= sizes[g]
+    for i, bytes_ in p.scratch.items():
+        if i in where:
+            delta[where[i]] += bytes_
+            delta[where[i] + 1] -= bytes_
     live, running = [], 0
     for t in range(end + 1):
         running += delta[t]
@@ -420,6 +440,18 @@ def lifetimes(function: func.FuncOp, **options) -> list[Lifetime]:
     return out
 
 
+def scratch_buffers(function: func.FuncOp) -> list[tuple[object, Buffer]]:
+    """(op, its scratch Buffer) of every op of `function` that needs scratch, with the
+    op's position as the lifetime; ids are positions (distinct from value ids only
+    together with the op)."""
+    out = []
+    for position, op in enumerate(function.entry_block.operations):
+        size = scratch_bytes(op)
+        if size:
+            out.append((op, Buffer(position, position, position + 1, size)))
+    return out
+
+
 def arena_buffers(function: func.FuncOp, **options) -> list[Buffer]:
     """The distinct arena buffers of `function` (what a planner places)."""
     seen, out = set(), []
@@ -427,7 +459,8 @@ def arena_buffers(function: func.FuncOp, **options) -> list[Buffer]:
         if lifetime.in_arena and id(lifetime.buffer) not in seen:
             seen.add(id(lifetime.buffer))
             out.append(lifetime.buffer)
-    return out
+    return out + [Buffer(("scratch", b.id), b.lower, b.upper, b.size)
+                  for _, b in scratch_buffers(function)]
 
 
 def live_bytes(function: func.FuncOp, **options) -> list[int]:

@@ -419,6 +419,82 @@ def qconv2d(input, weight, bias, result_type, *, geometry: ConvGeometry = ConvGe
                         loc=loc, ip=ip)
 
 
+def qbottleneck(input, expand, depthwise, project, result_type, *, depthwise_type,
+                expand_type=None, stride=(1, 1), padding=(0, 0), rounding, loc=None,
+                ip=None) -> ir.Value:
+    """Fused int8 inverted bottleneck; `expand` (or None), `depthwise` and `project`
+    are (weight, bias) pairs, the intermediate types per-tensor quantized elements."""
+    n, _, h, w = shape_of(input)
+    o = shape_of(project[0])[0]
+    kh, kw = shape_of(depthwise[0])[2:]
+    g = ConvGeometry(stride=tuple(stride), padding=tuple(padding))
+    shape = [n, o, g.output_size(h, kh, 0), g.output_size(w, kw, 1)]
+    extra = {}
+    if expand is not None:
+        extra = dict(expand_weight=expand[0], expand_bias=expand[1],
+                     expand_type=ir.TypeAttr.get(_type(expand_type)))
+    return _gen.qbottleneck(_result_type(result_type, shape), input, *depthwise, *project,
+                            ir.TypeAttr.get(_type(depthwise_type)), rounding_attr(rounding),
+                            stride=list(stride), padding=list(padding), **extra,
+                            loc=loc, ip=ip)
+
+
+@dataclass(frozen=True)
+class BottleneckGeometry:
+    """Shapes of a train.qbottleneck: input [n, c, h, w], expanded channels e (c
+    without expansion), depthwise kernel, stride, padding, output [n, o, oh, ow]."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    e: int
+    o: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    oh: int
+    ow: int
+    expand: bool
+
+    @staticmethod
+    def of(op) -> "BottleneckGeometry":
+        operation = getattr(op, "operation", op)
+        attrs = operation.attributes
+        n, c, h, w = shape_of(operation.operands[0])
+        expand = "expand_type" in attrs
+        depthwise = operation.operands[3 if expand else 1]
+        e, _, kh, kw = shape_of(depthwise)
+        _, o, oh, ow = shape_of(operation.results[0])
+        return BottleneckGeometry(n, c, h, w, e, o, (kh, kw),
+                                  tuple(ir.DenseI64ArrayAttr(attrs["stride"])),
+                                  tuple(ir.DenseI64ArrayAttr(attrs["padding"])), oh, ow,
+                                  expand)
+
+    @property
+    def ring_bytes(self) -> int:
+        """The ring of expanded int8 rows: kernel-height rows of every expanded
+        channel (none without expansion: the depthwise reads the input)."""
+        return self.e * self.kernel[0] * self.w if self.expand else 0
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Arena scratch of the fused op while it runs: the ring, then one int8
+        depthwise output row of every channel (what the projection reads)."""
+        return self.ring_bytes + self.e * self.ow
+
+
+def qbottleneck_operands(op) -> dict:
+    """The operands of a train.qbottleneck by role: input, expand (a (weight, bias)
+    pair or None), depthwise, project."""
+    operation = getattr(op, "operation", op)
+    ops = list(operation.operands)
+    expand = "expand_type" in operation.attributes
+    rest = ops[3:] if expand else ops[1:]
+    return dict(input=ops[0], expand=(ops[1], ops[2]) if expand else None,
+                depthwise=(rest[0], rest[1]), project=(rest[2], rest[3]))
+
+
 def qlinear(input, weight, bias, result_type, *, rounding, loc=None, ip=None) -> ir.Value:
     """int8 [N, K] × [M, K]ᵀ + int32 bias (or None) -> [N, M]."""
     shape = [shape_of(input)[0], shape_of(weight)[0]]

@@ -14,6 +14,7 @@ _REGISTRY = {
     "convert-train-to-linalg": ("tcc.passes.convert_train_to_linalg", "ConvertTrainToLinalg"),
     "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
     "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
+    "train-fuse-bottleneck": ("tcc.passes.train_fuse_bottleneck", "TrainFuseBottleneck"),
     "plan-memory": ("tcc.passes.plan_memory", "PlanMemory"),
     "train-prune": ("tcc.passes.train_prune", "TrainPrune"),
     "train-reorder": ("tcc.passes.train_reorder", "TrainReorder"),

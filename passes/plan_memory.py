@@ -11,7 +11,10 @@ that every code generator then uses as is:
 - each function argument in the arena: `train.offset = N : i64`;
 - each op with results: `train.offsets = array<i64: ...>`, one byte offset per result,
   -1 for a result with no storage (a value computed from frozen parameters alone,
-  which a code generator folds into read-only data).
+  which a code generator folds into read-only data);
+- each op that needs working memory while it runs (compiler/liveness.scratch_bytes:
+  a fused `train.qbottleneck`'s ring of rows): `train.scratch_offset = N : i64`, the
+  start of its scratch, live only during the op.
 
 What is in the arena: data inputs, labels, trainable parameters, momentum buffers and
 every intermediate tensor. Frozen parameters are not (flash on a microcontroller). A
@@ -57,6 +60,7 @@ ARENA_SIZE = "train.arena_size"
 ARENA_ALIGNMENT = "train.arena_alignment"
 OFFSET = "train.offset"
 OFFSETS = "train.offsets"
+SCRATCH_OFFSET = "train.scratch_offset"
 
 
 @dataclass
@@ -115,6 +119,7 @@ class FunctionPlan:
     seconds: float
     alignment: int
     details: dict = field(default_factory=dict)
+    scratch: dict = field(default_factory=dict)   # op position -> its scratch Storage
 
     def offset(self, index: int) -> int:
         storage = self.storage[index]
@@ -129,11 +134,10 @@ def is_persistent(function: func.FuncOp, index: int) -> bool:
 
 
 def persistent_key(function: func.FuncOp, index: int) -> str:
-    """The name under which a parameter is shared between the module's functions."""
-    name = train.arg_attribute(function, index, train.NAME)
-    if name is not None:
-        return ir.StringAttr(name).value
-    return f"@{function.sym_name.value}#arg{index}"
+    """The name under which a parameter is shared between the module's functions: its
+    `train.name`, else `arg<index>` (@train_step's parameters are @forward's arguments,
+    at the same positions)."""
+    return train.arg_name(function, index)
 
 
 def plan_function(module: ir.Module, function: func.FuncOp, *, alignment: int = 16,
@@ -142,6 +146,10 @@ def plan_function(module: ir.Module, function: func.FuncOp, *, alignment: int = 
     start = time.perf_counter()
     lives = liveness.lifetimes(function)
     storage, storages = _share_storage(function, lives, inplace_elementwise)
+    scratch = {}
+    for _, b in liveness.scratch_buffers(function):
+        scratch[b.id] = Storage(len(storages), [], b.lower, b.upper, b.size)
+        storages.append(scratch[b.id])
     layout, persistent_bytes = persistent_layout(module, function, lives, storage, alignment)
 
     transient = [memory_plan.Buffer(s.id, s.lower, s.upper, s.size)
@@ -164,7 +172,7 @@ def plan_function(module: ir.Module, function: func.FuncOp, *, alignment: int = 
     return FunctionPlan(function, lives, storage, storages, persistent_bytes, peak,
                         memory_plan.liveness_lower_bound(everything), plan.method,
                         plan.optimal, time.perf_counter() - start, alignment,
-                        dict(plan.details))
+                        dict(plan.details), scratch)
 
 
 def _align(value: int, alignment: int) -> int:
@@ -338,7 +346,11 @@ def write_plan(module: ir.Module, plan: FunctionPlan) -> None:
         function.attributes["arg_attrs"] = ir.ArrayAttr.get(updated)
 
         index = len(args)
-        for op in function.entry_block.operations:
+        for position, op in enumerate(function.entry_block.operations):
+            if position in plan.scratch:
+                op.attributes[SCRATCH_OFFSET] = _i64(plan.scratch[position].offset)
+            elif SCRATCH_OFFSET in op.attributes:
+                del op.attributes[SCRATCH_OFFSET]
             results = len(op.results)
             if results:
                 op.attributes[OFFSETS] = ir.DenseI64ArrayAttr.get(

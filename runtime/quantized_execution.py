@@ -90,6 +90,40 @@ def _qconv2d(op, args):
         groups=g.groups, rounding=_rounding(op)), op)
 
 
+def _type_attr(op, name: str, what: str) -> quant.UniformQuantizedType:
+    element = ir.TypeAttr(op.attributes[name]).value
+    if not isinstance(element, quant.UniformQuantizedType):
+        raise _unsupported(op, f"the {what} type must be a per-tensor !quant.uniform, "
+                               f"got {element}")
+    return element
+
+
+def _qbottleneck(op, args):
+    """train.qbottleneck: exactly qconv2d(1x1 expand) -> qconv2d(depthwise) ->
+    qconv2d(1x1 project), each requantized to its type with the op's rounding."""
+    g = train.BottleneckGeometry.of(op)
+    parts = train.qbottleneck_operands(op)
+    rounding = _rounding(op)
+    values = dict(zip(op.operands, args))
+    stages = []
+    if parts["expand"] is not None:
+        stages.append((parts["expand"], _type_attr(op, "expand_type", "expand"),
+                       dict(stride=(1, 1), padding=(0, 0), groups=1)))
+    stages.append((parts["depthwise"], _type_attr(op, "depthwise_type", "depthwise"),
+                   dict(stride=g.stride, padding=g.padding, groups=g.e)))
+    stages.append((parts["project"], per_tensor(op, op.results[0], "result"),
+                   dict(stride=(1, 1), padding=(0, 0), groups=1)))
+    x, x_type = args[0], per_tensor(op, op.operands[0], "input")
+    for (weight, bias), y_type, geometry in stages:
+        x = qo.qconv2d(
+            x, values[weight], values[bias], x_scale=x_type.scale, x_zp=x_type.zero_point,
+            w_scales=weight_scales(op, weight), y_scale=y_type.scale,
+            y_zp=y_type.zero_point, **_range(y_type), dilation=(1, 1),
+            rounding=rounding, **geometry).astype(np.int8)
+        x_type = y_type
+    return _store(x, op)
+
+
 def _qlinear(op, args):
     x, y = per_tensor(op, op.operands[0], "input"), per_tensor(op, op.results[0], "result")
     bias = args[2] if len(args) > 2 else None
@@ -190,6 +224,7 @@ def _qsgd(op, args):
 
 EXECUTORS: dict[str, Callable[[object, list], list]] = {
     "train.qconv2d": _qconv2d,
+    "train.qbottleneck": _qbottleneck,
     "train.qlinear": _qlinear,
     "train.qadd": _qadd,
     "train.qavg_pool2d": _qavg_pool2d,

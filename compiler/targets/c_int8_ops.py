@@ -8,13 +8,16 @@ reference interpreter uses (runtime/quantized_ops.py: TFLite's QuantizeMultiplie
 emitted as const tables next to the call. Each conv picks its kernel here (depthwise,
 pointwise, im2col for groups 1, the generic loop otherwise); kernels that widen their
 inputs get a block-local int16 `scratch` array (on the stack, sized by the header's
-TCC_Q_*_SCRATCH macros; disjoint blocks share one stack slot).
+TCC_Q_*_SCRATCH macros; disjoint blocks share one stack slot). A fused
+`train.qbottleneck` also gets its planned arena scratch (`train.scratch_offset`: the
+ring of expanded rows and a depthwise row, tcc_q_bottleneck_s8_inline).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from ..._mlir import ir
 from ...runtime import quantized_execution as qx
 from ...runtime import quantized_ops as qo
 from ..errors import UnsupportedError, format_location
@@ -35,24 +38,26 @@ def _storage(op, value, what: str):
     return element
 
 
-def _requant(op, x, y, w_scales) -> list[str]:
-    """Declarations of `rq` (tcc_q_requant) for an op with per-channel weight scales:
-    const tables of QuantizeMultiplier's (multiplier, shift) pairs, or of the float64
-    effective scales, computed as runtime/quantized_ops.py computes them."""
+def _requant(op, x, y, w_scales, suffix: str = "") -> list[str]:
+    """Declarations of `rq<suffix>` (tcc_q_requant) for an op with per-channel weight
+    scales: const tables of QuantizeMultiplier's (multiplier, shift) pairs, or of the
+    float64 effective scales, computed as runtime/quantized_ops.py computes them."""
     eff = qo.effective_scales(x.scale, w_scales, y.scale, len(w_scales))
     tail = f"{x.zero_point}, {y.zero_point}, {y.storage_type_min}, {y.storage_type_max}"
     count = len(w_scales)
     if train.rounding_of(op) == "float_scale":
-        return [f"  static const double eff[{count}] = "
+        return [f"  static const double eff{suffix}[{count}] = "
                 f"{{{', '.join(c_double(e) for e in eff)}}};",
-                f"  const tcc_q_requant rq = {{NULL, NULL, eff, {tail}, 0}};"]
+                f"  const tcc_q_requant rq{suffix} = {{NULL, NULL, eff{suffix}, {tail}, 0}};"]
     pairs = [qo.quantize_multiplier(e) for e in eff]
     # Every shift a right shift by 2 or more bits (the usual case): the kernels' short
     # exact rounding (tcc_q_requantize).
     right = int(all(0 <= m < 1 << 31 and s <= -2 for m, s in pairs))
-    return [f"  static const int32_t multiplier[{count}] = {{{c_ints(m for m, _ in pairs)}}};",
-            f"  static const int32_t shift[{count}] = {{{c_ints(s for _, s in pairs)}}};",
-            f"  const tcc_q_requant rq = {{multiplier, shift, NULL, {tail}, {right}}};"]
+    return [f"  static const int32_t multiplier{suffix}[{count}] = "
+            f"{{{c_ints(m for m, _ in pairs)}}};",
+            f"  static const int32_t shift{suffix}[{count}] = {{{c_ints(s for _, s in pairs)}}};",
+            f"  const tcc_q_requant rq{suffix} = {{multiplier{suffix}, shift{suffix}, NULL, "
+            f"{tail}, {right}}};"]
 
 
 def _check_taps(op, taps: int) -> None:
@@ -100,6 +105,43 @@ def _qconv2d(op, a, r):
         lines.append(f"  int16_t scratch[{scratch}];")
         args += ", scratch"
     return lines + [f"  {kernel}({args});", "}"]
+
+
+def _qbottleneck(op, a, r):
+    """tcc_q_bottleneck_s8_inline over the op's planned arena scratch
+    (`train.scratch_offset`, --plan-memory) and a stack column buffer."""
+    from ...passes.plan_memory import SCRATCH_OFFSET
+    where = format_location(op.location)
+    if SCRATCH_OFFSET not in op.attributes:
+        raise UnsupportedError(f"'{op.name}' has no planned scratch ({SCRATCH_OFFSET}): "
+                               "run --plan-memory", where)
+    g = train.BottleneckGeometry.of(op)
+    parts = train.qbottleneck_operands(op)
+    operand = {v: text for v, text in zip(op.operands, a)}
+    x = _storage(op, op.operands[0], "input")
+    lines = ["{"]
+    stages = [("_e", parts["expand"], "expand_type", 1), ("_d", parts["depthwise"],
+              "depthwise_type", g.kernel[0] * g.kernel[1]), ("_p", parts["project"], None, g.e)]
+    for suffix, pair, type_name, taps in stages:
+        if pair is None:
+            lines.append("  const tcc_q_requant rq_e = {NULL, NULL, NULL, 0, 0, -128, 127, 0};")
+            continue
+        y = qx._type_attr(op, type_name, type_name.split("_")[0]) if type_name else \
+            _storage(op, op.results[0], "result")
+        _check_taps(op, taps * (g.c if suffix == "_e" else 1))
+        lines += _requant(op, x, y, qx.weight_scales(op, pair[0]), suffix)
+        x = y
+    weights = [operand[v] if v is not None else "NULL"
+               for pair in (parts["expand"] or (None, None), parts["depthwise"],
+                            parts["project"]) for v in pair]
+    shape = c_ints([g.n, g.c, g.h, g.w, g.e, g.o, *g.kernel, g.oh, g.ow, *g.stride,
+                    *g.padding, int(g.expand)])
+    offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
+    return lines + [
+        f"  const tcc_q_bottleneck_shape s = {{{shape}}};",
+        f"  int16_t scratch[TCC_Q_BOTTLENECK_SCRATCH({g.c}, {g.e})];",
+        f"  tcc_q_bottleneck_s8_inline({a[0]}, {', '.join(weights)}, {r}, s, rq_e, rq_d, "
+        f"rq_p, TCC_I8({offset}), scratch);", "}"]
 
 
 def _qlinear(op, a, r):
@@ -183,6 +225,7 @@ def _qcast(op, a, r):
 
 INT8_KERNELS: dict[str, Callable] = {
     "train.qconv2d": _qconv2d,
+    "train.qbottleneck": _qbottleneck,
     "train.qlinear": _qlinear,
     "train.qadd": _qadd,
     "train.qavg_pool2d": _qavg_pool2d,

@@ -184,6 +184,32 @@ static LogicalResult verifyResultOffsets(Operation *op,
   return success();
 }
 
+/// `train.scratch_offset` on an op that needs arena scratch while it runs (a
+/// train.qbottleneck: its ring of expanded rows and one depthwise output row,
+/// train.BottleneckGeometry.scratch_bytes in Python): inside the arena.
+static LogicalResult verifyScratchOffset(Operation *op,
+                                         NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  auto bottleneck = dyn_cast<QBottleneckOp>(op);
+  if (!bottleneck)
+    return op->emitError() << "'" << name
+                           << "' is only allowed on ops that need scratch "
+                              "(train.qbottleneck)";
+  std::optional<int64_t> offset = i64Value(attribute.getValue());
+  if (!offset || *offset < 0)
+    return op->emitError() << "'" << name
+                           << "' must be an i64 byte offset >= 0, got "
+                           << attribute.getValue();
+  auto shape = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getShape();
+  };
+  ArrayRef<int64_t> dw = shape(bottleneck.getDepthwiseWeight());
+  int64_t bytes = dw[0] * shape(bottleneck.getResult())[3];
+  if (bottleneck.getExpandWeight())
+    bytes += dw[0] * dw[2] * shape(bottleneck.getInput())[3];
+  return Arena::of(op).check(op, *offset, bytes, "the scratch");
+}
+
 /// `train.arena_size` / `train.arena_alignment` on the module.
 static LogicalResult verifyArenaAttr(Operation *op, NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
@@ -327,6 +353,8 @@ LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
     return verifyResultOffsets(op, attribute);
   if (name == getArenaSizeAttrName() || name == getArenaAlignmentAttrName())
     return verifyArenaAttr(op, attribute);
+  if (name == getScratchOffsetAttrName())
+    return verifyScratchOffset(op, attribute);
   if (name != getWeightsAttrName())
     return op->emitError() << "unknown train dialect attribute '" << name
                            << "'";

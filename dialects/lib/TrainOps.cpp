@@ -653,6 +653,69 @@ LogicalResult QConv2dOp::verify() {
   return verifyConv(*this, getInput(), getWeight(), getResult());
 }
 
+/// Checks one conv weight of a fused bottleneck: OIHW [out, in, kh, kw] with
+/// `in` input channels (1 for the depthwise), a per-channel quantized type and
+/// a bias of one value per output channel.
+static LogicalResult verifyBottleneckStage(Operation *op, Value weight,
+                                           Value bias, int64_t in,
+                                           bool pointwise, StringRef stage) {
+  if (failed(expectRank(op, weight, 4, (stage + " weight").str())) ||
+      failed(expectRank(op, bias, 1, (stage + " bias").str())) ||
+      failed(verifyQuantWeight(op, weight)))
+    return failure();
+  ArrayRef<int64_t> w = shapeOf(weight);
+  if (failed(expectDim(op, w[1], in, stage + " weight input channels")) ||
+      failed(expectDim(op, shapeOf(bias)[0], w[0], stage + " bias size")))
+    return failure();
+  if (pointwise && (w[2] != 1 || w[3] != 1))
+    return op->emitOpError() << "expected a 1x1 " << stage << " weight, got "
+                             << w[2] << "x" << w[3];
+  return success();
+}
+
+LogicalResult QBottleneckOp::verify() {
+  if (failed(expectStaticShapes(*this)) ||
+      failed(expectRank(*this, getInput(), 4, "input")) ||
+      failed(expectRank(*this, getResult(), 4, "result")))
+    return failure();
+  bool weight = bool(getExpandWeight()), bias = bool(getExpandBias()),
+       type = bool(getExpandTypeAttr());
+  if (weight != bias || weight != type)
+    return emitOpError() << "expected the expand weight, bias and type together";
+  int64_t channels = shapeOf(getInput())[1];
+  if (weight) {
+    if (failed(verifyBottleneckStage(*this, getExpandWeight(), getExpandBias(),
+                                     channels, true, "expand")))
+      return failure();
+    channels = shapeOf(getExpandWeight())[0];
+  }
+  if (failed(verifyBottleneckStage(*this, getDepthwiseWeight(),
+                                   getDepthwiseBias(), 1, false, "depthwise")) ||
+      failed(expectDim(*this, shapeOf(getDepthwiseWeight())[0], channels,
+                       "depthwise channels")))
+    return failure();
+  if (failed(verifyBottleneckStage(*this, getProjectWeight(), getProjectBias(),
+                                   channels, true, "project")))
+    return failure();
+  ArrayRef<int64_t> stride = getStride(), padding = getPadding();
+  if (stride.size() != 2 || padding.size() != 2)
+    return emitOpError() << "expected stride and padding of 2 values each";
+  for (int i = 0; i < 2; ++i) {
+    if (stride[i] < 1)
+      return emitOpError() << "expected stride >= 1";
+    if (padding[i] < 0)
+      return emitOpError() << "expected padding >= 0";
+  }
+  ArrayRef<int64_t> in = shapeOf(getInput()), out = shapeOf(getResult());
+  if (failed(verifyBatchAndChannels(*this, out, in[0],
+                                    shapeOf(getProjectWeight())[0])))
+    return failure();
+  int64_t dilation[] = {1, 1};
+  return verifySpatialOutput(*this, in,
+                             shapeOf(getDepthwiseWeight()).drop_front(2), out,
+                             stride, padding, dilation);
+}
+
 LogicalResult QLinearOp::verify() {
   if (failed(verifyLayerOperands(*this, getInput(), getWeight(), getBias(),
                                  getResult(), 2)) ||

@@ -33,6 +33,15 @@ void tcc_q_linear_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8
   tcc_q_linear_s8_inline(x, w, bias, y, n, k, m, rq, scratch);
 }
 
+void tcc_q_bottleneck_s8(const int8_t *x, const int8_t *we, const int32_t *be,
+                         const int8_t *wd, const int32_t *bd, const int8_t *wp,
+                         const int32_t *bp, int8_t *y, tcc_q_bottleneck_shape s,
+                         tcc_q_requant rq_e, tcc_q_requant rq_d, tcc_q_requant rq_p,
+                         int8_t *arena, int16_t *scratch) {
+  tcc_q_bottleneck_s8_inline(x, we, be, wd, bd, wp, bp, y, s, rq_e, rq_d, rq_p, arena,
+                             scratch);
+}
+
 void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,
                   tcc_q_add_params p) {
   tcc_q_add_s8_inline(a, b, y, size, p);

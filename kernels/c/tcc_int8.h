@@ -532,48 +532,62 @@ TCC_INT8_INLINE void tcc_q_conv2d_im2col_s8_inline(const int8_t *x, const int8_t
  * y[n,o,p] = requant(b[o] + sum_c (x[n,c,p] - x_zp) * w[o,c]). Two pixels at a
  * time are transposed into columns (the NCHW channels of a pixel are HW bytes
  * apart), then tcc_q_gemm_2col. scratch: TCC_Q_POINTWISE_SCRATCH(C). */
+/* The pointwise product of `count` pixels: input channel t of pixel p at
+ * x[t * xs + p], output channel o at y[o * ys + p]; k input and m output channels.
+ * Two pixels at a time are transposed into columns, then tcc_q_gemm_2col.
+ * scratch: TCC_Q_POINTWISE_SCRATCH(k). */
+TCC_INT8_INLINE void tcc_q_pointwise_span_s8_inline(const int8_t *x, int32_t xs,
+                                                    const int8_t *w, const int32_t *bias,
+                                                    int8_t *y, int32_t ys, int32_t count,
+                                                    int32_t k, int32_t m,
+                                                    tcc_q_requant rq, int16_t *scratch) {
+  const int32_t k4 = k & ~3;
+  const uint32_t zp2 = tcc_pack16(rq.input_zp, rq.input_zp);
+  int16_t *c0 = scratch, *c1 = scratch + k;
+  int32_t p = 0;
+  for (; p + 2 <= count; p += 2) {
+    /* Bytes (c, p), (c, p+1), (c+2, p), (c+2, p+1) in one word: TCC_SXTB16
+     * gives pixel p's lanes (c, c+2), TCC_SXTB16_ROR8 pixel p+1's. */
+    const int8_t *xp = x + p;
+    for (int32_t t = 0; t < k4; t += 4) {
+      const int8_t *xt = xp + t * xs;
+      uint16_t h0, h1, h2, h3;
+      memcpy(&h0, xt, 2);
+      memcpy(&h1, xt + xs, 2);
+      memcpy(&h2, xt + 2 * xs, 2);
+      memcpy(&h3, xt + 3 * xs, 2);
+      const uint32_t v02 = (uint32_t)h0 | (uint32_t)h2 << 16;
+      const uint32_t v13 = (uint32_t)h1 | (uint32_t)h3 << 16;
+      tcc_store32(c0 + t, TCC_SSUB16(TCC_SXTB16(v02), zp2));
+      tcc_store32(c0 + t + 2, TCC_SSUB16(TCC_SXTB16(v13), zp2));
+      tcc_store32(c1 + t, TCC_SSUB16(TCC_SXTB16_ROR8(v02), zp2));
+      tcc_store32(c1 + t + 2, TCC_SSUB16(TCC_SXTB16_ROR8(v13), zp2));
+    }
+    for (int32_t t = k4; t < k; ++t) {
+      c0[t] = (int16_t)(xp[t * xs] - rq.input_zp);
+      c1[t] = (int16_t)(xp[t * xs + 1] - rq.input_zp);
+    }
+    tcc_q_gemm_2col(c0, c1, w, bias, y + p, y + p + 1, ys, k, m, rq);
+  }
+  if (p < count) { /* an odd last pixel */
+    for (int32_t t = 0; t < k; ++t)
+      c0[tcc_q_col_index(t, k)] = (int16_t)(x[t * xs + p] - rq.input_zp);
+    tcc_q_gemm_2col(c0, c0, w, bias, y + p, NULL, ys, k, m, rq);
+  }
+}
+
+/* Pointwise (1x1 kernel, stride 1, no padding, groups 1): per pixel p,
+ * y[n,o,p] = requant(b[o] + sum_c (x[n,c,p] - x_zp) * w[o,c]): the NCHW channels
+ * of a pixel are HW bytes apart. scratch: TCC_Q_POINTWISE_SCRATCH(C). */
 TCC_INT8_INLINE void tcc_q_pointwise_conv2d_s8_inline(const int8_t *x, const int8_t *w,
                                                       const int32_t *bias, int8_t *y,
                                                       tcc_q_conv_shape s,
                                                       tcc_q_requant rq,
                                                       int16_t *scratch) {
-  const int32_t hw = s.h * s.w, k = s.c, k4 = s.c & ~3;
-  const uint32_t zp2 = tcc_pack16(rq.input_zp, rq.input_zp);
-  int16_t *c0 = scratch, *c1 = scratch + k;
-  for (int32_t n = 0; n < s.n; ++n) {
-    const int8_t *xn = x + n * s.c * hw;
-    int8_t *yn = y + n * s.o * hw;
-    int32_t p = 0;
-    for (; p + 2 <= hw; p += 2) {
-      /* Bytes (c, p), (c, p+1), (c+2, p), (c+2, p+1) in one word: TCC_SXTB16
-       * gives pixel p's lanes (c, c+2), TCC_SXTB16_ROR8 pixel p+1's. */
-      const int8_t *xp = xn + p;
-      for (int32_t t = 0; t < k4; t += 4) {
-        const int8_t *xt = xp + t * hw;
-        uint16_t h0, h1, h2, h3;
-        memcpy(&h0, xt, 2);
-        memcpy(&h1, xt + hw, 2);
-        memcpy(&h2, xt + 2 * hw, 2);
-        memcpy(&h3, xt + 3 * hw, 2);
-        const uint32_t v02 = (uint32_t)h0 | (uint32_t)h2 << 16;
-        const uint32_t v13 = (uint32_t)h1 | (uint32_t)h3 << 16;
-        tcc_store32(c0 + t, TCC_SSUB16(TCC_SXTB16(v02), zp2));
-        tcc_store32(c0 + t + 2, TCC_SSUB16(TCC_SXTB16(v13), zp2));
-        tcc_store32(c1 + t, TCC_SSUB16(TCC_SXTB16_ROR8(v02), zp2));
-        tcc_store32(c1 + t + 2, TCC_SSUB16(TCC_SXTB16_ROR8(v13), zp2));
-      }
-      for (int32_t t = k4; t < k; ++t) {
-        c0[t] = (int16_t)(xp[t * hw] - rq.input_zp);
-        c1[t] = (int16_t)(xp[t * hw + 1] - rq.input_zp);
-      }
-      tcc_q_gemm_2col(c0, c1, w, bias, yn + p, yn + p + 1, hw, k, s.o, rq);
-    }
-    if (p < hw) { /* an odd last pixel */
-      for (int32_t t = 0; t < k; ++t)
-        c0[tcc_q_col_index(t, k)] = (int16_t)(xn[t * hw + p] - rq.input_zp);
-      tcc_q_gemm_2col(c0, c0, w, bias, yn + p, NULL, hw, k, s.o, rq);
-    }
-  }
+  const int32_t hw = s.h * s.w;
+  for (int32_t n = 0; n < s.n; ++n)
+    tcc_q_pointwise_span_s8_inline(x + n * s.c * hw, hw, w, bias, y + n * s.o * hw, hw,
+                                   hw, s.c, s.o, rq, scratch);
 }
 
 /* Depthwise scratch: a ring of (KH-1)*DH+1 zero-padded int16 rows of
@@ -685,6 +699,96 @@ TCC_INT8_INLINE void tcc_q_depthwise_conv2d_s8_inline(const int8_t *x, const int
           yr[j] = tcc_q_requantize(acc, ch, rq);
         }
       }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------------
+ * Fused inverted bottleneck (train.qbottleneck): [1x1 expand] -> depthwise ->
+ * 1x1 project, computed output row by output row so that neither the expanded
+ * nor the depthwise tensor exists whole.
+ * ------------------------------------------------------------------------- */
+
+typedef struct {
+  int32_t n, c, h, w;           /* input N, C, H, W */
+  int32_t e, o, kh, kw;         /* expanded channels (C without expansion), outputs, kernel */
+  int32_t oh, ow, stride_h, stride_w, pad_h, pad_w;
+  int32_t expand;               /* 1: a 1x1 expansion from C to E channels first */
+} tcc_q_bottleneck_shape;
+
+/* Arena scratch (int8 bytes): the ring of KH expanded rows of every channel
+ * (expansion only), then one depthwise output row of every channel. */
+#define TCC_Q_BOTTLENECK_ARENA(e, kh, w, ow, expand) \
+  (((expand) ? (e) * (kh) * (w) : 0) + (e) * (ow))
+/* Stack scratch (int16 values): the pointwise columns of the wider 1x1 conv. */
+#define TCC_Q_BOTTLENECK_SCRATCH(c, e) TCC_Q_POINTWISE_SCRATCH((c) > (e) ? (c) : (e))
+
+/* One depthwise output row i of every channel into d[m * ow + j]: channel m's
+ * input row r (0 <= r < h) at src + m * plane + (r % rows) * w (rows: the ring's
+ * height, or h for the whole input); out-of-image taps are skipped (padding holds
+ * the input zero point, zero in the shifted domain). */
+TCC_INT8_INLINE void tcc_q_bottleneck_depthwise_row(const int8_t *src, int32_t plane,
+                                                    int32_t rows, const int8_t *wd,
+                                                    const int32_t *bd, int8_t *d,
+                                                    int32_t i, tcc_q_bottleneck_shape s,
+                                                    tcc_q_requant rq) {
+  const int32_t first = i * s.stride_h - s.pad_h;
+  const int32_t ky0 = first < 0 ? -first : 0;
+  const int32_t ky1 = first + s.kh > s.h ? s.h - first : s.kh;
+  for (int32_t m = 0; m < s.e; ++m) {
+    const int8_t *wm = wd + m * s.kh * s.kw;
+    const tcc_q_channel ch = tcc_q_channel_of(rq, m);
+    int8_t *dm = d + m * s.ow;
+    for (int32_t j = 0; j < s.ow; ++j) {
+      const int32_t left = j * s.stride_w - s.pad_w;
+      const int32_t kx0 = left < 0 ? -left : 0;
+      const int32_t kx1 = left + s.kw > s.w ? s.w - left : s.kw;
+      int32_t acc = bd[m];
+      for (int32_t ky = ky0; ky < ky1; ++ky) {
+        const int8_t *row = src + m * plane + ((first + ky) % rows) * s.w + left;
+        const int8_t *wr = wm + ky * s.kw;
+        for (int32_t kx = kx0; kx < kx1; ++kx)
+          acc = tcc_mac(acc, row[kx] - rq.input_zp, wr[kx]);
+      }
+      dm[j] = tcc_q_requantize(acc, ch, rq);
+    }
+  }
+}
+
+/* y = project(depthwise(expand(x))), each a requantized int8 conv with its own
+ * rq (rq_e unused without expansion), bit-exact with the three qconv2d ops.
+ * For each output row i, the expanded rows it reads that are not yet in the
+ * ring are computed into ring slot r % KH (a row is computed once: the slots it
+ * overwrites belong to rows above the window), then the depthwise row, then its
+ * projection. arena: TCC_Q_BOTTLENECK_ARENA bytes; scratch:
+ * TCC_Q_BOTTLENECK_SCRATCH(C, E) int16 values. */
+TCC_INT8_INLINE void tcc_q_bottleneck_s8_inline(
+    const int8_t *x, const int8_t *we, const int32_t *be, const int8_t *wd,
+    const int32_t *bd, const int8_t *wp, const int32_t *bp, int8_t *y,
+    tcc_q_bottleneck_shape s, tcc_q_requant rq_e, tcc_q_requant rq_d,
+    tcc_q_requant rq_p, int8_t *arena, int16_t *scratch) {
+  const int32_t hw = s.h * s.w;
+  int8_t *ring = arena;
+  int8_t *d = arena + (s.expand ? s.e * s.kh * s.w : 0);
+  for (int32_t n = 0; n < s.n; ++n) {
+    const int8_t *xn = x + n * s.c * hw;
+    int8_t *yn = y + n * s.o * s.oh * s.ow;
+    int32_t next = 0; /* the first expanded row not yet computed */
+    for (int32_t i = 0; i < s.oh; ++i) {
+      if (s.expand) {
+        const int32_t first = i * s.stride_h - s.pad_h;
+        const int32_t end = first + s.kh < s.h ? first + s.kh : s.h;
+        for (int32_t r = next > first ? next : (first > 0 ? first : 0); r < end; ++r)
+          tcc_q_pointwise_span_s8_inline(xn + r * s.w, hw, we, be,
+                                         ring + (r % s.kh) * s.w, s.kh * s.w, s.w,
+                                         s.c, s.e, rq_e, scratch);
+        if (end > next) next = end;
+        tcc_q_bottleneck_depthwise_row(ring, s.kh * s.w, s.kh, wd, bd, d, i, s, rq_d);
+      } else {
+        tcc_q_bottleneck_depthwise_row(xn, hw, s.h, wd, bd, d, i, s, rq_d);
+      }
+      tcc_q_pointwise_span_s8_inline(d, s.ow, wp, bp, yn + i * s.ow, s.oh * s.ow, s.ow,
+                                     s.e, s.o, rq_p, scratch);
     }
   }
 }
@@ -801,6 +905,11 @@ void tcc_q_pointwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *
                                int16_t *scratch);
 void tcc_q_linear_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
                      int32_t n, int32_t k, int32_t m, tcc_q_requant rq, int16_t *scratch);
+void tcc_q_bottleneck_s8(const int8_t *x, const int8_t *we, const int32_t *be,
+                         const int8_t *wd, const int32_t *bd, const int8_t *wp,
+                         const int32_t *bp, int8_t *y, tcc_q_bottleneck_shape s,
+                         tcc_q_requant rq_e, tcc_q_requant rq_d, tcc_q_requant rq_p,
+                         int8_t *arena, int16_t *scratch);
 void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,
                   tcc_q_add_params p);
 void tcc_q_avg_pool2d_s8(const int8_t *x, int8_t *y, tcc_q_pool_shape s);

@@ -87,6 +87,11 @@ def Train_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getOffsetAttrName() {
       return ::llvm::StringLiteral("train.offset");
     }
+    /// Op attribute: byte offset (i64 >= 0) of the arena scratch an op needs
+    /// while it runs (the row ring of a train.qbottleneck).
+    static constexpr ::llvm::StringLiteral getScratchOffsetAttrName() {
+      return ::llvm::StringLiteral("train.scratch_offset");
+    }
     /// Op attribute: byte offset of each result in the arena (array<i64>,
     /// -1 for a result with no storage of its own).
     static constexpr ::llvm::StringLiteral getOffsetsAttrName() {

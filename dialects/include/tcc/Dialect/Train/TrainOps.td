@@ -378,6 +378,48 @@ def Train_QConv2dOp : Train_Op<"qconv2d", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Train_QBottleneckOp : Train_Op<"qbottleneck",
+                                   [Pure, AttrSizedOperandSegments]> {
+  let summary = "fused int8 inverted bottleneck: [1x1 expand] -> depthwise -> 1x1 project";
+  let description = [{
+    Exactly the composition of train.qconv2d ops (same `rounding` for all):
+    e = qconv2d(x, w_e, b_e) (1x1, to `expand_type`; absent without `expand`,
+    then e = x), d = qconv2d(e, w_d, b_d) (depthwise, groups = channels of e,
+    kernel from w_d, `stride`, `padding`, to `depthwise_type`), and
+    y = qconv2d(d, w_p, b_p) (1x1, to the result type). e and d are never
+    materialised: a kernel computes y row band by row band from a ring of the
+    kernel-height rows of e that the depthwise reads (--train-fuse-bottleneck
+    forms it from frozen chains whose intermediates nothing else reads).
+
+    ```mlir
+    %y = train.qbottleneck %x expand %we, %be to !quant.uniform<i8:f32, 0.02:-128>
+        depthwise %wd, %bd stride [2, 2] padding [1, 1] to !quant.uniform<i8:f32, 0.02:-128>
+        project %wp, %bp rounding float_scale : (...) -> tensor<...>
+    ```
+  }];
+  let arguments = (ins Train_QTensor:$input,
+                       Optional<Train_QWeightTensor>:$expand_weight,
+                       Optional<Train_QBiasTensor>:$expand_bias,
+                       Train_QWeightTensor:$depthwise_weight,
+                       Train_QBiasTensor:$depthwise_bias,
+                       Train_QWeightTensor:$project_weight,
+                       Train_QBiasTensor:$project_bias,
+                       OptionalAttr<TypeAttrOf<Train_QInt8>>:$expand_type,
+                       TypeAttrOf<Train_QInt8>:$depthwise_type,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$padding,
+                       Train_RoundingAttr:$rounding);
+  let results = (outs Train_QTensor:$result);
+  let assemblyFormat = [{
+    $input (`expand` $expand_weight^ `,` $expand_bias `to` $expand_type)?
+    `depthwise` $depthwise_weight `,` $depthwise_bias (`stride` $stride^)?
+    (`padding` $padding^)? `to` $depthwise_type
+    `project` $project_weight `,` $project_bias
+    `rounding` custom<Rounding>($rounding) attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Train_QLinearOp : Train_Op<"qlinear", [Pure]> {
   let summary = "int8 fully connected layer with per-channel weights and int32 bias";
   let description = [{

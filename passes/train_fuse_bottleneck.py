@@ -1,0 +1,134 @@
+"""--train-fuse-bottleneck: fuses frozen int8 inverted-bottleneck chains into
+`train.qbottleneck`, so that their expanded tensors are never materialised.
+
+A chain is `qconv2d` 1x1 (expand, optional) -> depthwise `qconv2d` -> `qconv2d` 1x1
+(project), each with a bias and one `rounding`, where
+
+- every weight and bias is a frozen parameter (a function argument with
+  `#train.role<frozen>`): no gradient flows into the chain's weights;
+- every intermediate (the expanded and the depthwise tensors) has one use, the next
+  conv of the chain: nothing saves it for the backward (after --train-autodiff and
+  --train-prune, a block that needs an input gradient keeps its intermediates for
+  the gradient ops and is left alone);
+- the 1x1 convs have stride 1, no padding, groups 1; the depthwise has groups equal
+  to its channels, one output channel per channel and dilation 1.
+
+A following `qadd` (a residual) stays a separate element-wise op: it runs in place
+over the projected output. The fused op is exactly the composition of the convs
+(runtime/quantized_execution.py), so fusion changes no result bit; the memory plan
+gives it a scratch ring of the depthwise's kernel-height expanded rows
+(train.BottleneckGeometry.scratch_bytes) instead of the two intermediate tensors.
+
+Option `function`: the function to fuse in (default: every function of the module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._mlir import ir
+from .._mlir.dialects import func
+from ..dialects import train
+
+
+@dataclass
+class TrainFuseBottleneck:
+    """Options: function (empty: every function)."""
+
+    function: str = ""
+
+    def run(self, module: ir.Module) -> None:
+        for op in module.body.operations:
+            if not isinstance(op, func.FuncOp) or not len(op.regions[0].blocks):
+                continue
+            if self.function and op.sym_name.value != self.function:
+                continue
+            fuse_function(op)
+
+
+def fuse_function(function: func.FuncOp) -> int:
+    """Fuses every chain of `function`, latest first; returns how many."""
+    fused = 0
+    while True:     # erasing ops invalidates the op handles: one chain per scan
+        projects = [op for op in function.entry_block.operations
+                    if op.name == "train.qconv2d"]
+        chain = next((c for c in map(lambda p: _chain(function, p), reversed(projects))
+                      if c is not None), None)
+        if chain is None:
+            return fused
+        _fuse(*chain)
+        fused += 1
+
+
+def _is_pointwise(op) -> bool:
+    g = train.ConvGeometry.of(op)
+    kh, kw = train.shape_of(op.operands[1])[2:]
+    return (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and \
+        g.dilation == (1, 1) and g.groups == 1
+
+
+def _is_depthwise(op) -> bool:
+    g = train.ConvGeometry.of(op)
+    channels = train.shape_of(op.operands[0])[1]
+    return g.groups == channels and train.shape_of(op.operands[1])[0] == channels and \
+        g.dilation == (1, 1)
+
+
+def _frozen_params(function: func.FuncOp, op) -> bool:
+    """A qconv2d whose weight and bias are frozen function arguments."""
+    if len(op.operands) != 3:
+        return False
+    for value in op.operands[1:]:
+        if not isinstance(value, ir.BlockArgument) or \
+                train.arg_role(function, value.arg_number) != "frozen":
+            return False
+    return True
+
+
+def _single_use_producer(value: ir.Value):
+    """The qconv2d producing `value` if `value` has exactly one use, else None."""
+    if isinstance(value, ir.BlockArgument) or len(list(value.uses)) != 1:
+        return None
+    owner = value.owner
+    return owner if owner.name == "train.qconv2d" else None
+
+
+def _chain(function: func.FuncOp, project):
+    """(expand or None, depthwise, project) ending at `project`, or None."""
+    if not _is_pointwise(project) or not _frozen_params(function, project):
+        return None
+    depthwise = _single_use_producer(project.operands[0])
+    if depthwise is None or not _is_depthwise(depthwise) or \
+            not _frozen_params(function, depthwise):
+        return None
+    rounding = train.rounding_of(project)
+    if train.rounding_of(depthwise) != rounding:
+        return None
+    expand = _single_use_producer(depthwise.operands[0])
+    if expand is not None and not (_is_pointwise(expand) and
+                                   _frozen_params(function, expand) and
+                                   train.rounding_of(expand) == rounding):
+        expand = None
+    return expand, depthwise, project
+
+
+def _element(value: ir.Value) -> ir.Type:
+    return ir.RankedTensorType(value.type).element_type
+
+
+def _fuse(expand, depthwise, project) -> None:
+    g = train.ConvGeometry.of(depthwise)
+    source = expand if expand is not None else depthwise
+    locations = [op.location for op in (expand, depthwise, project) if op is not None]
+    with ir.InsertionPoint(project), ir.Location.fused(locations, context=project.context):
+        fused = train.qbottleneck(
+            source.operands[0],
+            tuple(expand.operands[1:]) if expand is not None else None,
+            tuple(depthwise.operands[1:]), tuple(project.operands[1:]),
+            project.results[0].type, depthwise_type=_element(depthwise.results[0]),
+            expand_type=_element(expand.results[0]) if expand is not None else None,
+            stride=g.stride, padding=g.padding, rounding=train.rounding_of(project))
+    project.results[0].replace_all_uses_with(fused)
+    for op in (project, depthwise, expand):
+        if op is not None:
+            op.erase()

@@ -1,0 +1,416 @@
+"""--train-fuse-bottleneck and train.qbottleneck: fusion changes no result bit.
+
+- seeded random inverted bottlenecks (expansion or not, kernel 3/5/7, stride 1/2,
+  padding, a residual qadd or not, both roundings, narrowed storage ranges) written
+  as @forward modules of frozen int8 convs: the pass fuses each chain into one op,
+  the interpreter gives the unfused module's output bit for bit, and the C kernel
+  (tcc_q_bottleneck_s8_inline, host build; a subset in qemu) gives the interpreter's;
+- chains the pass must leave alone (a trainable weight, an intermediate read twice);
+- the memory model: the fused op's scratch is live during the op only and is planned;
+- the TTE models (../shared/models/tte, skipped when absent): fused @forward and a
+  train_step of a paper scheme equal the unfused ones bit for bit; MCUNet's fused
+  int8 forward built for the host equals the interpreter.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tcc
+from tcc.compiler import liveness
+from tcc.compiler.pipeline import run_pipeline
+from tcc.compiler.source import find_function, new_context, parse_module
+from tcc.compiler.targets import cortex_m
+from tcc.runtime import cortex_m_runner as runner
+from tcc.runtime.interpreter import run_function
+
+SEED = 5150
+COUNT = 24
+QEMU_EVERY = 4
+TTE_DIR = Path(tcc.__file__).resolve().parent / ".." / "shared" / "models" / "tte"
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+
+
+@dataclass
+class Block:
+    """One random inverted bottleneck."""
+
+    index: int
+    c: int
+    e: int | None          # expanded channels, None: no expansion
+    o: int
+    k: int
+    stride: int
+    pad: int
+    h: int
+    w: int
+    residual: bool
+    rounding: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"b{self.index}"
+
+    @property
+    def mid(self) -> int:
+        return self.e if self.e is not None else self.c
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return tuple((n + 2 * self.pad - self.k) // self.stride + 1 for n in (self.h, self.w))
+
+
+def make_blocks() -> list[Block]:
+    rng = np.random.default_rng(SEED)
+    blocks = []
+    for i in range(COUNT):
+        k = (3, 5, 7)[i % 3]
+        stride = 1 + (i // 3) % 2
+        c = int(rng.integers(2, 10))
+        e = None if i % 4 == 3 else int(c * rng.integers(2, 5))
+        residual = stride == 1 and i % 2 == 0
+        o = c if residual else int(rng.integers(2, 12))
+        h, w = (int(v) for v in rng.integers(k, k + 9, size=2))
+        pad = k // 2 if residual else int(rng.integers(0, k // 2 + 1))
+        blocks.append(Block(i, c, e, o, k, stride, pad, h, w, residual, ("float_scale", "multiplier_shift")[i % 2],
+                            int(rng.integers(1 << 30))))
+    return blocks
+
+
+def _act(rng, narrow: bool = False) -> str:
+    scale = float(np.float32(rng.uniform(0.005, 0.1)))
+    zp = int(rng.integers(-128, 100))
+    storage = "i8<-128:100>" if narrow else "i8"
+    return f"!quant.uniform<{storage}:f32, {scale!r}:{zp}>"
+
+
+def _weight_type(rng, shape) -> str:
+    scales = ", ".join(repr(float(np.float32(s))) for s in rng.uniform(0.002, 0.05, shape[0]))
+    return f"tensor<{'x'.join(map(str, shape))}x!quant.uniform<i8:f32:0, {{{scales}}}>>"
+
+
+def _tensor(shape, element: str) -> str:
+    return f"tensor<{'x'.join(map(str, shape))}x{element}>"
+
+
+def block_module(b: Block) -> tuple[str, list[np.ndarray]]:
+    """The block as MLIR text of a @forward of frozen qconv2d ops, and its arguments."""
+    rng = np.random.default_rng(b.seed)
+    x_t = _act(rng)
+    oh, ow = b.out_hw
+    args = [("x", _tensor([1, b.c, b.h, b.w], x_t), rng.integers(-128, 128, (1, b.c, b.h, b.w)))]
+    ops, value, value_t, hw = [], "%x", x_t, (b.h, b.w)
+
+    def conv(name, shape, y_t, out_hw, attrs=""):
+        nonlocal value, value_t, hw
+        w = rng.integers(-127, 128, shape)
+        bias = rng.integers(-3000, 3000, shape[0])
+        args.append((f"w{name}", _weight_type(rng, shape), w))
+        args.append((f"b{name}", _tensor([shape[0]], "i32"), bias))
+        in_t = _tensor([1, shape[1] if "groups" not in attrs else shape[0], *hw], value_t)
+        out_t = _tensor([1, shape[0], *out_hw], y_t)
+        ops.append(f"  %{name} = train.qconv2d {value}, %w{name}, %b{name} {attrs} rounding "
+                   f"{b.rounding} : ({in_t}, {args[-2][1]}, {args[-1][1]}) -> {out_t}")
+        value, value_t, hw = f"%{name}", y_t, out_hw
+
+    if b.e is not None:
+        conv("e", [b.e, b.c, 1, 1], _act(rng, narrow=b.index % 5 == 0), (b.h, b.w))
+    conv("d", [b.mid, 1, b.k, b.k], _act(rng, narrow=b.index % 3 == 0), (oh, ow),
+         f"stride [{b.stride}, {b.stride}] padding [{b.pad}, {b.pad}] groups {b.mid}")
+    conv("p", [b.o, b.mid, 1, 1], _act(rng), (oh, ow))
+    result_t = _tensor([1, b.o, oh, ow], value_t)
+    if b.residual:
+        y_t = _act(rng)
+        ops.append(f"  %r = train.qadd %x, {value} rounding {b.rounding} : "
+                   f"({args[0][1]}, {result_t}) -> {_tensor([1, b.o, oh, ow], y_t)}")
+        value, result_t = "%r", _tensor([1, b.o, oh, ow], y_t)
+    params = ",\n    ".join(
+        f"%{n}: {t} {{train.name = \"{n}\""
+        + (", train.role = #train.role<frozen>}" if n != "x" else "}") for n, t, _ in args)
+    text = (f"func.func @forward({params}) -> {result_t} {{\n" + "\n".join(ops) +
+            f"\n  return {value} : {result_t}\n}}\n")
+    arrays = [a.astype(np.int8 if n == "x" or n.startswith("w") else np.int32)
+              for n, _, a in args]
+    return text, arrays
+
+
+def _parse(text: str, name: str):
+    return parse_module(text, f"{name}.mlir", new_context())
+
+
+@pytest.fixture(scope="module")
+def blocks():
+    return make_blocks()
+
+
+def test_random_blocks_fuse_and_match_the_unfused_interpreter(blocks):
+    assert {b.k for b in blocks} == {3, 5, 7} and {b.stride for b in blocks} == {1, 2}
+    assert any(b.residual for b in blocks) and any(b.e is None for b in blocks)
+    for b in blocks:
+        text, args = block_module(b)
+        plain, fused = _parse(text, b.name), _parse(text, b.name)
+        run_pipeline(fused, ["train-fuse-bottleneck"], b.name)
+        names = [op.name for op in find_function(fused, "forward").entry_block.operations]
+        assert names.count("train.qbottleneck") == 1 and "train.qconv2d" not in names, names
+        (want,) = run_function(plain, "forward", args)
+        (got,) = run_function(fused, "forward", args)
+        assert got.dtype == want.dtype and np.array_equal(got, want), b
+
+
+def test_chains_with_trainable_weights_or_shared_intermediates_stay(blocks):
+    b = next(b for b in blocks if b.e is not None and not b.residual)
+    text, _ = block_module(b)
+    trainable = text.replace('"wd", train.role = #train.role<frozen>',
+                             '"wd", train.role = #train.role<trainable>')
+    module = _parse(trainable, b.name)
+    run_pipeline(module, ["train-fuse-bottleneck"], b.name)
+    assert "train.qbottleneck" not in str(module)
+    # The expanded tensor also returned: the depthwise and projection still fuse, the
+    # expansion stays a conv of its own.
+    shared = text.replace("  return %p : ", "  return %p, %e : ")
+    result_t = shared.split(") -> ", 1)[1].split(" {", 1)[0]
+    e_t = shared.split("%e = train.qconv2d", 1)[1].split(" -> ", 1)[1].split("\n", 1)[0]
+    shared = shared.replace(f") -> {result_t} {{", f") -> ({result_t}, {e_t}) {{", 1)
+    shared = shared.replace(f"  return %p, %e : {result_t}", f"  return %p, %e : {result_t}, {e_t}")
+    module = _parse(shared, b.name)
+    run_pipeline(module, ["train-fuse-bottleneck"], b.name)
+    ops = [op for op in find_function(module, "forward").entry_block.operations]
+    fused = [op for op in ops if op.name == "train.qbottleneck"]
+    assert len(fused) == 1 and "expand_type" not in fused[0].attributes
+    assert [op.name for op in ops].count("train.qconv2d") == 1
+
+
+def test_scratch_is_live_during_the_op_only_and_planned(blocks):
+    from tcc.dialects import train
+    b = next(b for b in blocks if b.e is not None)
+    text, _ = block_module(b)
+    module = _parse(text, b.name)
+    run_pipeline(module, ["train-fuse-bottleneck"], b.name)
+    forward = find_function(module, "forward")
+    ops = list(forward.entry_block.operations)
+    position = [op.name for op in ops].index("train.qbottleneck")
+    scratch = b.e * b.k * b.w + b.e * b.out_hw[1]
+    assert train.BottleneckGeometry.of(ops[position]).scratch_bytes == scratch
+    live = liveness.live_bytes(forward, inplace=False)
+    lives = liveness.lifetimes(forward, inplace=False)
+    for t in (position, position + 1):
+        values = sum(l.size for l in lives if l.in_arena and l.lower <= t < l.upper)
+        assert live[t] == values + (scratch if t == position else 0), t
+    run_pipeline(module, ["plan-memory{function=forward}"], b.name)
+    op = list(find_function(module, "forward").entry_block.operations)[position]
+    offset = op.attributes["train.scratch_offset"].value
+    arena = module.operation.attributes["train.arena_size"].value
+    assert 0 <= offset and offset + scratch <= arena
+    # the scratch overlaps neither the block's input nor its output
+    offsets = {"in": train.arg_attribute(forward, 0, "train.offset").value,
+               "out": list(op.attributes["train.offsets"])[0]}
+    sizes = {"in": b.c * b.h * b.w, "out": b.o * b.out_hw[0] * b.out_hw[1]}
+    for key in offsets:
+        assert offsets[key] + sizes[key] <= offset or offset + scratch <= offsets[key], key
+
+
+# ---------------------------------------------------------------------------- C
+
+
+def _write_program(blocks_and_args, directory: Path) -> None:
+    runtime = Path(tcc.__file__).parent / "runtime" / "cortex_m"
+    kernels = Path(tcc.__file__).parent / "kernels" / "c"
+    directory.mkdir(parents=True)
+    for name in cortex_m.RUNTIME_FILES:
+        shutil.copy(runtime / name, directory / name)
+    shutil.copy(runtime / "Makefile.in", directory / "Makefile")
+    for name in cortex_m.KERNEL_FILES:
+        shutil.copy(kernels / name, directory / name)
+    lines = ["#include <stdint.h>", "#include <stdio.h>", ""]
+    largest = max(args[0].size for _, _, args, _ in blocks_and_args)
+    out_largest = max(out.size for _, _, _, out in blocks_and_args)
+    main = ["int main(void) {", '  FILE *in = fopen("inputs.bin", "rb");',
+            '  FILE *o = fopen("outputs.bin", "wb");', "  if (!in || !o) return 2;"]
+    with open(directory / "inputs.bin", "wb") as f:
+        for b, module, args, out in blocks_and_args:
+            parameters = {i: a for i, a in enumerate(args) if i > 0}
+            files = cortex_m.CortexMRenderer(module, parameters, step=None,
+                                             name=b.name).render()
+            for name, text in files.items():
+                (directory / name).write_text(text)
+            lines += [f"void tcc_{b.name}_init(void);",
+                      f"void tcc_{b.name}_infer(const int8_t *, int8_t *);"]
+            main += [f"  if (fread(x, 1, {args[0].size}, in) != {args[0].size}) return 3;",
+                     f"  tcc_{b.name}_init();", f"  tcc_{b.name}_infer(x, y);",
+                     f"  if (fwrite(y, 1, {out.size}, o) != {out.size}) return 4;"]
+            f.write(np.ascontiguousarray(args[0]).tobytes())
+    lines += [f"static int8_t x[{largest}], y[{out_largest}];", ""]
+    main += ["  fclose(in);", "  fclose(o);", "  return 0;", "}", ""]
+    (directory / "main.c").write_text("\n".join(lines + main))
+
+
+def _run_program(blocks_and_args, directory: Path, host: bool) -> list[np.ndarray]:
+    _write_program(blocks_and_args, directory)
+    if host:
+        sources = sorted(p.name for p in directory.glob("*.c")
+                         if p.name not in ("startup.c", "semihost.c"))
+        subprocess.run(["gcc", "-std=c99", "-O1", "-ffp-contract=off", "-Wall", "-Wextra",
+                        "-Werror", "-Wdouble-promotion", *sources, "-o", "app_host", "-lm"],
+                       cwd=directory, check=True, capture_output=True, text=True,
+                       timeout=600)
+        result = runner.run_host(directory / "app_host", cwd=directory)
+    else:
+        result = runner.run_qemu(runner.build(directory, cpu="cortex-m7"), cwd=directory,
+                                 timeout=120)
+    assert result.exit_code == 0, result.stderr
+    data = np.fromfile(directory / "outputs.bin", np.int8)
+    outs, start = [], 0
+    for _, _, _, out in blocks_and_args:
+        outs.append(data[start:start + out.size].reshape(out.shape))
+        start += out.size
+    assert start == data.size
+    return outs
+
+
+def _fused_blocks(blocks):
+    items = []
+    for b in blocks:
+        text, args = block_module(b)
+        module = _parse(text, b.name)
+        run_pipeline(module, ["train-fuse-bottleneck"], b.name)
+        (want,) = run_function(module, "forward", args)
+        items.append((b, module, args, np.asarray(want)))
+    return items
+
+
+@needs_gcc
+def test_c_kernel_host_build_equals_interpreter(blocks, tmp_path):
+    items = _fused_blocks(blocks)
+    outputs = _run_program(items, tmp_path / "host", host=True)
+    for (b, _, _, want), got in zip(items, outputs):
+        assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
+                    shutil.which("qemu-system-arm") is None or shutil.which("make") is None,
+                    reason="needs arm-none-eabi-gcc, qemu-system-arm and make")
+def test_c_kernel_in_qemu_equals_interpreter(blocks, tmp_path):
+    items = _fused_blocks(blocks[::QEMU_EVERY])
+    outputs = _run_program(items, tmp_path / "qemu", host=False)
+    for (b, _, _, want), got in zip(items, outputs):
+        assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"
+
+
+# ------------------------------------------------------------------------- TTE models
+
+requires_models = pytest.mark.skipif(
+    not (TTE_DIR / "mcunet-5fps.json").is_file() or not (TTE_DIR / "schemes.json").is_file(),
+    reason=f"the TTE models are not in {TTE_DIR}")
+
+
+def _images(name: str, count: int, shape) -> np.ndarray:
+    rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])
+    return rng.integers(-128, 128, [count, *shape]).astype(np.int8)
+
+
+@requires_models
+@pytest.mark.parametrize("name", ["mcunet-5fps", "mbv2-w0.35", "proxyless-w0.3"])
+def test_tte_forward_fused_equals_unfused(name):
+    from tcc.compiler.frontends.tte import import_tte
+    from tcc.runtime.interpreter import bind_inputs
+    from tcc.dialects import train
+    imported = import_tte(TTE_DIR / f"{name}.json", num_classes=10)
+    plain = imported.module
+    fused = parse_module(plain.operation.get_asm(enable_debug_info=True), name,
+                         plain.context)
+    run_pipeline(fused, ["train-fuse-bottleneck"], name)
+    ops = [op.name for op in find_function(fused, "forward").entry_block.operations]
+    assert ops.count("train.qbottleneck") >= 5
+    forward = find_function(plain, "forward")
+    data = next(i for i in range(len(forward.entry_block.arguments))
+                if train.arg_role(forward, i) is None)
+    for image in _images(name, 2, [3, 128, 128]):
+        results = []
+        for module in (plain, fused):
+            inputs = bind_inputs(find_function(module, "forward"),
+                                 {**imported.weights, f"arg{data}": image[None]})
+            results.append(run_function(module, "forward", inputs)[0])
+        assert np.array_equal(results[0], results[1])
+
+
+@requires_models
+def test_tte_train_step_fused_equals_unfused():
+    """MCUNet, the paper's 49 KB scheme: the reordered step with and without fusion
+    gives the same loss and updated parameters bit for bit."""
+    from tcc.compiler.analysis import StepOptions, derive_step
+    from tcc.compiler.frontends.tte import import_tte
+    from tcc.compiler.parameters import select_parameters
+    from tcc.dialects import train
+    name, path = "mcunet-5fps", TTE_DIR / "mcunet-5fps.json"
+    imported = import_tte(path, num_classes=10)
+    module = imported.module
+    derive_step(module, StepOptions(scheme=f"{TTE_DIR / 'schemes.json'}#{name}/49kb"),
+                str(path))
+    text = module.operation.get_asm(enable_debug_info=True)
+    plain, fused = (parse_module(text, name, module.context) for _ in range(2))
+    run_pipeline(plain, ["train-reorder"], name)
+    run_pipeline(fused, ["train-fuse-bottleneck{function=train_step}", "train-reorder"], name)
+    step = find_function(fused, "train_step")
+    assert [op.name for op in step.entry_block.operations].count("train.qbottleneck") >= 5
+    step = find_function(plain, "train_step")
+    parameters = select_parameters(find_function(plain, "forward"), imported.weights, name)
+    arguments = []
+    for i, arg in enumerate(step.entry_block.arguments):
+        role = train.arg_role(step, i)
+        if role is not None or train.momentum_of(step, i) is not None:
+            key = train.arg_name(step, i)
+            arguments.append(parameters.get(i, imported.weights.get(key)))
+        elif ir_rank(arg) == 4:
+            arguments.append(_images(name, 1, ir_shape(arg)[1:]))
+        else:
+            arguments.append(np.array([3] * ir_shape(arg)[0], np.int64))
+    want = run_function(plain, "train_step", arguments)
+    got = run_function(fused, "train_step", arguments)
+    assert len(want) == len(got)
+    for a, b in zip(want, got):
+        assert np.array_equal(a, b)
+
+
+def ir_shape(value) -> list[int]:
+    return list(value.type.shape)
+
+
+def ir_rank(value) -> int:
+    return len(value.type.shape)
+
+
+@needs_gcc
+@requires_models
+def test_mcunet_fused_forward_host_build_equals_interpreter(tmp_path):
+    from tcc.compiler.frontends.tte import import_tte
+    from tcc.compiler.parameters import select_parameters
+    path = TTE_DIR / "mcunet-5fps.json"
+    model = import_tte(path, rounding="multiplier_shift")
+    run_pipeline(model.module, ["train-fuse-bottleneck"], str(path))
+    forward = find_function(model.module, "forward")
+    assert [op.name for op in forward.entry_block.operations].count("train.qbottleneck") >= 5
+    parameters = select_parameters(forward, model.weights, str(path))
+    renderer = cortex_m.CortexMRenderer(model.module, parameters, step=None)
+    project = tmp_path / "mcunet"
+    roomy = replace(cortex_m.TARGETS["cortex-m7"], ram_bytes=4 << 20)
+    cortex_m.write_project(renderer, roomy, project)
+    shape = [int(d) for d in renderer.input_value.type.shape]
+    images = _images("mcunet-c", 2, shape[1:])
+    images.tofile(project / "infer_input.bin")
+    result = runner.run_host(runner.build(project, host=True), cwd=project)
+    assert result.exit_code == 0, result.stderr
+    logits = np.fromfile(project / "infer_output.bin", np.float32).reshape(2, -1)
+    for image, got in zip(images, logits):
+        inputs = [image[None] if i == renderer.input_index else parameters[i]
+                  for i in range(len(forward.entry_block.arguments))]
+        (want,) = run_function(model.module, "forward", inputs)
+        assert np.array_equal(got, want.reshape(-1))
