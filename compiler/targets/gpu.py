@@ -4,7 +4,11 @@
 then --plan-memory) unless it has a plan, allocates ONE arena of `train.arena_size`
 bytes and makes every planned value a view of it at its `train.offset(s)`; values the
 plan keeps out of the arena (frozen parameters, constants of frozen parameters, a
-partial-channel slice) get their own tensors, allocated once. It then walks each
+partial-channel slice, a dequantized parameter, a zero-padded gradient) and values the
+plan sizes below their type (a partial-channel parameter and its update: the arena
+holds their trained slice only) get their own tensors, allocated once. int8 values run
+in the kernels of kernels/triton/quantized.py (its KWARGS read their quantization from
+the op's types) and in the layout ops. It then walks each
 function once into a launch list — kernel wrapper, operand slots, attributes, result
 slots — fusing op chains that kernels/triton `FUSED` covers where the intermediate
 value has one use, is not returned and fusing moves no read past a write of its
@@ -116,16 +120,18 @@ class GpuExecutor:
 
     # -- compile time -------------------------------------------------------------------
 
-    def _tensor(self, value_type, offset: int):
+    def _tensor(self, value_type, offset: int, planned: int):
         """A value's tensor: an arena view at `offset`, else its own tensor; and its
-        storage as (start, end) in the arena or ("own", id)."""
+        storage as (start, end) in the arena or ("own", id). A value planned with fewer
+        bytes than its type holds (a partial-channel parameter and its update: the plan
+        keeps their trained slice only) gets its own tensor too."""
         torch = _torch()
         from ...runtime.interpreter import numpy_dtype
         tensor_type = ir.RankedTensorType(value_type)
         shape = tuple(tensor_type.shape)
         dtype = getattr(torch, np.dtype(numpy_dtype(tensor_type.element_type)).name)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if offset >= 0 and offset + nbytes <= self.arena.numel():
+        if offset >= 0 and nbytes <= planned and offset + nbytes <= self.arena.numel():
             view = self.arena[offset:offset + nbytes].view(dtype).view(shape)
             return view, (offset, offset + nbytes)
         self.allocations += 1
@@ -136,15 +142,18 @@ class GpuExecutor:
         from ...kernels.triton import quantized
         from ...passes.plan_memory import value_offsets
         from ...runtime.interpreter import _KWARGS
+        from ..liveness import Program as Lifetimes
         # The int8 kernels read their scales and zero points from the op's types.
         keywords = {**_KWARGS, **quantized.KWARGS}
         name = function.sym_name.value
         offsets = iter(value_offsets(function))
+        # Bytes the plan gives each value (the memory model --plan-memory uses).
+        planned = iter(Lifetimes.of(function)[0].sizes)
         index: dict = {}
         values, storage, arg_specs = [], [], []
 
         def add(value, offset):
-            tensor, place = self._tensor(value.type, offset)
+            tensor, place = self._tensor(value.type, offset, next(planned))
             index[value] = len(values)
             values.append(tensor)
             storage.append(place)
@@ -188,12 +197,13 @@ class GpuExecutor:
         if op.name not in self.ops:
             raise UnsupportedError(f"the GPU target has no kernel for '{op.name}'", location)
         if op.name in quantized.KWARGS or op.name in INT8_LAYOUT_OPS:
-            return
+            return      # the quantized ops' kernels and the layout ops take int8
         for value in list(op.operands) + list(op.results):
             if isinstance(value.type, ir.RankedTensorType) and \
                     quantized_type(ir.RankedTensorType(value.type).element_type) is not None:
+                ops = ", ".join(sorted(quantized.KWARGS))
                 raise UnsupportedError(f"the GPU target has no int8 kernel for '{op.name}' (int8 "
-                                       f"runs in qconv2d, qlinear and layout ops)", location)
+                                       f"runs in {ops} and layout ops)", location)
 
     def _fuse(self, launches: list[Launch], uses: dict, returned: set,
               storage: list) -> list[Launch]:

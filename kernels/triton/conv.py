@@ -23,7 +23,7 @@ import triton.language as tl
 from ...compiler.errors import InputError
 from ...runtime import reference_ops
 from .matmul import aot_case, gemm_configs, tile_ids, tuned
-from .support import INTERPRET, block, result, tensor
+from .support import INTERPRET, block, elementwise_block, result, tensor
 
 __all__ = ["load_input_taps", "conv2d_kernel", "conv2d_grad_input_kernel",
            "conv2d_grad_weight_kernel", "depthwise_conv2d_kernel",
@@ -239,19 +239,20 @@ def depthwise_conv2d_kernel(
 def depthwise_conv2d_grad_input_kernel(
         # Pointers: dy [N,O,OH,OW], w [O,1,KH,KW], dx [N,C,H,W].
         dy_ptr, w_ptr, dx_ptr,
-        # Sizes.
-        C, H, W, O, OH, OW, KH, KW, MULT,
+        # Sizes: n = N*C*H*W inputs.
+        n, C, H, W, O, OH, OW, KH, KW, MULT,
         # Geometry.
         stride_h, stride_w, pad_h, pad_w, dil_h, dil_w,
-        # Block of input positions.
+        # Block of input elements.
         BLOCK: tl.constexpr):
-    """dx[n, c] for one (n, c) = program_id(0) and BLOCK input positions: the sum over
-    c's MULT output channels and the taps that read each position."""
-    nc = tl.program_id(0)
-    n = nc // C
-    c = nc % C
-    q = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    mask = q < H * W
+    """BLOCK consecutive NCHW elements of dx (any channels: few programs for the many
+    small late layers of mobile networks): the sum over each one's MULT output
+    channels and the taps that read it."""
+    index = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = index < n
+    q = index % (H * W)
+    c = (index // (H * W)) % C
+    batch = index // (C * H * W)
     h = q // W
     w = q % W
     acc = tl.zeros((BLOCK,), dtype=tl.float32)
@@ -267,9 +268,10 @@ def depthwise_conv2d_grad_input_kernel(
                 ow = tw // stride_w
                 valid = (mask & (th >= 0) & (tw >= 0) & (th % stride_h == 0)
                          & (tw % stride_w == 0) & (oh < OH) & (ow < OW))
-                d = tl.load(dy_ptr + ((n * O + o) * OH + oh) * OW + ow, mask=valid, other=0.0)
-                acc += d * tl.load(w_ptr + (o * KH + ki) * KW + kj)
-    tl.store(dx_ptr + nc * (H * W) + q, acc, mask=mask)
+                d = tl.load(dy_ptr + ((batch * O + o) * OH + oh) * OW + ow, mask=valid,
+                            other=0.0)
+                acc += d * tl.load(w_ptr + (o * KH + ki) * KW + kj, mask=mask, other=0.0)
+    tl.store(dx_ptr + index, acc, mask=mask)
 
 
 @triton.jit
@@ -424,10 +426,11 @@ def conv2d_grad_input(dy, w, *, input_shape, stride=(1, 1), padding=(0, 0),
     geo = _geometry_args(stride, padding, dilation)
     hw = input_shape[2] * input_shape[3]
     if _depthwise(sizes):
-        size = block(hw, DIRECT_BLOCK)
-        grid = (sizes["N"] * sizes["C"], triton.cdiv(hw, size))
-        depthwise_conv2d_grad_input_kernel[grid](dy, w, dx, *_direct(sizes).values(), *geo,
-                                                 BLOCK=size)
+        count = dx.numel()
+        size = elementwise_block(count) if INTERPRET else 256
+        if count:
+            depthwise_conv2d_grad_input_kernel[(triton.cdiv(count, size),)](
+                dy, w, dx, count, *_direct(sizes).values(), *geo, BLOCK=size)
         return dx
     grid = lambda meta: (triton.cdiv(sizes["N"] * hw, meta["BLOCK_M"])
                          * triton.cdiv(sizes["CG"], meta["BLOCK_N"]), groups)
@@ -499,7 +502,7 @@ FUSED = {
 # Ahead-of-time compile cases
 # --------------------------------------------------------------------------
 
-_INTS = ("N", "C", "H", "W", "O", "OH", "OW", "KH", "KW", "CG", "OG", "MULT",
+_INTS = ("n", "N", "C", "H", "W", "O", "OH", "OW", "KH", "KW", "CG", "OG", "MULT",
          "stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w")
 _TYPES = {**{p: "*fp32" for p in ("x_ptr", "w_ptr", "y_ptr", "bias_ptr", "dy_ptr", "dx_ptr",
                                   "dw_ptr", "param_ptr")},
