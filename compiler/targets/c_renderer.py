@@ -290,6 +290,19 @@ WEIGHT_OPS = {"train.linear", "train.conv2d", "train.linear_grad_input",
 RENDERER_OPS = {"train.slice", "train.concat", "train.qsgd", "quant.dcast",
                 "arith.constant"}
 
+OP_MARKERS = [
+    '#include "tcc_count.h"',
+    "/* Per-op markers of a counting build: tcc_count.h's DBG hints, word-aligned because",
+    "   qemu's plugin API misreads an instruction that straddles a 1 KB page (the aligning",
+    "   NOP, if any, adds one counted instruction). */",
+    "#if defined(__arm__) && defined(__thumb2__)",
+    "#define TCC_OP_MARK(option) \\",
+    '  __asm__ volatile(".balign 4\\n\\tdbg #%c0" ::"i"(option) : "memory")',
+    "#else",
+    "#define TCC_OP_MARK(option) TCC_COUNT_MARK_(option)",
+    "#endif"]
+"""Lines of model.c defining TCC_OP_MARK for `op_region` (runtime/qemu_plugin/tcc_count.h)."""
+
 KERNEL_SOURCES = ("tcc_qtrain.h", "tcc_qtrain.c")
 """Kernel files the renderer adds to the files it returns (the training kernels)."""
 
@@ -374,6 +387,7 @@ class CRenderer:
     const_qualifier = "const"     # frozen parameters
     float_type = "float"
     values_per_line = 24          # of the parameter tables
+    op_region: int | None = None  # counting builds: wrap each op in this tcc_count.h region
 
     def __init__(self, module: ir.Module, parameters: dict[int, np.ndarray],
                  forward: str = "forward", step: str | None = "train_step",
@@ -601,7 +615,12 @@ class CRenderer:
                     # Not in place: update a copy (written back when the step returns).
                     lines.append(self._copy(args[operand], results[r], op.operands[operand]))
                     args[operand] = results[r]
-            lines += self._render_op(op, args, results, storage, float_dequantize)
+            body = self._render_op(op, args, results, storage, float_dequantize)
+            if self.op_region is not None and body:
+                self.counted_ops.append((function.sym_name.value, op))
+                body = [f"TCC_OP_MARK({self.op_region});"] + body + \
+                    [f"TCC_OP_MARK({8 + self.op_region});"]
+            lines += body
         return lines
 
     def _check_reads(self, op) -> None:
@@ -795,6 +814,7 @@ class CRenderer:
         self.padded: dict = {}        # fused zero padding -> the unpadded gradient
         self.constants: dict = {}     # value -> numpy array, where known now
         self.folded: dict = {}        # symbol -> const array of a folded value
+        self.counted_ops: list = []   # (function name, op) per op_region entry, in order
         self.infer_storage, infer_prologue = self._storage(
             self.forward, {i: self.input_name(i) for i in self.data_indices})
         step_prologue = []
@@ -889,7 +909,8 @@ class CRenderer:
                  " over one static arena. */",
                  "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "",
                  f'#include "{self.name}.h"', '#include "tcc_kernels.h"',
-                 '#include "tcc_int8.h"', '#include "tcc_qtrain.h"', "",
+                 '#include "tcc_int8.h"', '#include "tcc_qtrain.h"'] + \
+            (OP_MARKERS if self.op_region is not None else []) + ["",
                  "/* Inputs, labels, trainable parameters and every intermediate tensor, at",
                  "   the byte offsets of the memory plan (--plan-memory). */",
                  f"static uint8_t tcc_arena[TCC_ARENA_BYTES] "

@@ -172,8 +172,291 @@ void tcc_conv2d_w_f32(const float *x, const tcc_weight *w, const float *b, float
   }
 }
 
+/* ------------------------------------------------- fast conv gradient paths */
+/* Register tiles of TCC_TILE x TCC_TILE outputs: each output keeps one float
+ * accumulator in a register and adds its terms in the reference order, so
+ * results equal the plain loops bit for bit. */
+#define TCC_TILE 4
+/* Output channels of a weight block staged as float (TCC_TILE columns each). */
+#define TCC_OC_CHUNK 256
+#if defined(__GNUC__)
+#define TCC_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define TCC_NOINLINE __attribute__((noinline))
+#define TCC_UNROLL4 _Pragma("GCC unroll 4")
+#else
+#define TCC_ALWAYS_INLINE static inline
+#define TCC_NOINLINE
+#define TCC_UNROLL4
+#endif
+
+/* out[r * TCC_TILE + j] = weight (oc0 + r, c0 + j) of a [out, in] (1x1) weight
+ * for r < count, j < cb, dequantized as tcc_weight_taps does. */
+static void tcc_weight_block(const tcc_weight *w, int32_t in, int32_t oc0, int32_t count,
+                             int32_t c0, int32_t cb, float *out) {
+  for (int32_t r = 0; r < count; ++r) {
+    const int32_t o = oc0 + r;
+    float *row = out + r * TCC_TILE;
+    int32_t index, first;
+    if (w->split_axis == 0) {
+      first = o < w->split;
+      index = (first ? o : o - w->split) * in + c0;
+    } else if (c0 + cb <= w->split) {
+      first = 1;
+      index = o * w->split + c0;
+    } else if (c0 >= w->split) {
+      first = 0;
+      index = o * (in - w->split) + c0 - w->split;
+    } else { /* a block across the split of the input channels */
+      for (int32_t j = 0; j < cb; ++j) {
+        float one;
+        row[j] = *tcc_weight_taps(w, o, c0 + j, in, 1, &one);
+      }
+      continue;
+    }
+    if (w->s8 == NULL) {
+      const float *src = (first ? w->f32 : w->rest_f32) + index;
+      for (int32_t j = 0; j < cb; ++j) row[j] = src[j];
+    } else {
+      const int8_t *q = (first ? w->s8 : w->rest_s8) + index;
+      const int32_t sc = w->scale_per_channel ? o : 0;
+      const float hi = w->scale_hi[sc], lo = w->scale_lo[sc];
+      for (int32_t j = 0; j < cb; ++j) row[j] = tcc_dequantize_one(q[j], w->zero_point, hi, lo);
+    }
+  }
+}
+
+/* dx tile: y[j * hw + q] = (accumulate ? y[j * hw + q] : 0) + sum_{r < count}
+ * wb[r * TCC_TILE + j] * dy[r * hw + q], r increasing; j < cb, q < pb. */
+TCC_ALWAYS_INLINE void tcc_grad_input_tile(const float *wb, const float *dy, int32_t hw,
+                                           int32_t count, float *y, int32_t accumulate,
+                                           int32_t cb, int32_t pb) {
+  float acc[TCC_TILE][TCC_TILE] = {{0.0f}};
+  TCC_UNROLL4
+  for (int32_t j = 0; j < cb; ++j)
+    TCC_UNROLL4
+    for (int32_t q = 0; q < pb; ++q) acc[j][q] = accumulate ? y[j * hw + q] : 0.0f;
+  for (int32_t r = 0; r < count; ++r) {
+    const float *wr = wb + r * TCC_TILE, *dr = dy + r * hw;
+    TCC_UNROLL4
+    for (int32_t j = 0; j < cb; ++j)
+      TCC_UNROLL4
+      for (int32_t q = 0; q < pb; ++q) acc[j][q] += wr[j] * dr[q];
+  }
+  TCC_UNROLL4
+  for (int32_t j = 0; j < cb; ++j)
+    TCC_UNROLL4
+    for (int32_t q = 0; q < pb; ++q) y[j * hw + q] = acc[j][q];
+}
+
+/* The full 4 x 4 tile, out of line: its loop keeps every pointer in a register. */
+static TCC_NOINLINE void tcc_grad_input_tile44(const float *wb, const float *dy, int32_t hw,
+                                               int32_t count, float *y, int32_t accumulate) {
+  tcc_grad_input_tile(wb, dy, hw, count, y, accumulate, TCC_TILE, TCC_TILE);
+}
+
+/* Pointwise (1x1, stride 1, no padding, groups 1) input gradient:
+ * dx[n,c,p] = sum_oc dy[n,oc,p] * w[oc,c] over increasing oc. Weight columns
+ * are staged TCC_TILE at a time for TCC_OC_CHUNK output channels (partial sums
+ * wait in dx between chunks), then 4 x 4 tiles of (c, p) run over them. */
+static void tcc_grad_input_1x1_f32(const float *dy, const tcc_weight *w, float *dx,
+                                   int32_t n, int32_t o, int32_t c, int32_t hw) {
+  float wb[TCC_OC_CHUNK * TCC_TILE];
+  for (int32_t b = 0; b < n; ++b) {
+    for (int32_t c0 = 0; c0 < c; c0 += TCC_TILE) {
+      const int32_t cb = c - c0 < TCC_TILE ? c - c0 : TCC_TILE;
+      for (int32_t oc0 = 0; oc0 < o; oc0 += TCC_OC_CHUNK) {
+        const int32_t count = o - oc0 < TCC_OC_CHUNK ? o - oc0 : TCC_OC_CHUNK;
+        tcc_weight_block(w, c, oc0, count, c0, cb, wb);
+        const float *dyb = dy + (b * o + oc0) * hw;
+        float *dxb = dx + (b * c + c0) * hw;
+        int32_t p = 0;
+        if (cb == TCC_TILE)
+          for (; p + TCC_TILE <= hw; p += TCC_TILE)
+            tcc_grad_input_tile44(wb, dyb + p, hw, count, dxb + p, oc0 > 0);
+        for (; p < hw; ++p)
+          tcc_grad_input_tile(wb, dyb + p, hw, count, dxb + p, oc0 > 0, cb, 1);
+      }
+    }
+  }
+}
+
+/* dw tile: y[j * c + q] = sum_{b < n, r < hw} dy[b * os + j * hw + r]
+ * * x[b * cs + q * hw + r], (b, r) increasing; j < ob, q < cb. */
+TCC_ALWAYS_INLINE void tcc_grad_weight_tile(const float *dy, const float *x, int32_t n,
+                                            int32_t os, int32_t cs, int32_t hw, float *y,
+                                            int32_t c, int32_t ob, int32_t cb) {
+  float acc[TCC_TILE][TCC_TILE] = {{0.0f}};
+  TCC_UNROLL4
+  for (int32_t j = 0; j < ob; ++j)
+    TCC_UNROLL4
+    for (int32_t q = 0; q < cb; ++q) acc[j][q] = 0.0f;
+  for (int32_t b = 0; b < n; ++b) {
+    const float *d = dy + b * os, *v = x + b * cs;
+    for (int32_t r = 0; r < hw; ++r)
+      TCC_UNROLL4
+      for (int32_t j = 0; j < ob; ++j)
+        TCC_UNROLL4
+        for (int32_t q = 0; q < cb; ++q) acc[j][q] += d[j * hw + r] * v[q * hw + r];
+  }
+  TCC_UNROLL4
+  for (int32_t j = 0; j < ob; ++j)
+    TCC_UNROLL4
+    for (int32_t q = 0; q < cb; ++q) y[j * c + q] = acc[j][q];
+}
+
+static TCC_NOINLINE void tcc_grad_weight_tile44(const float *dy, const float *x, int32_t n,
+                                                int32_t os, int32_t cs, int32_t hw, float *y,
+                                                int32_t c) {
+  tcc_grad_weight_tile(dy, x, n, os, cs, hw, y, c, TCC_TILE, TCC_TILE);
+}
+
+/* Pointwise (1x1, stride 1, no padding, groups 1) weight gradient:
+ * dw[oc,c] = sum_{n,p} dy[n,oc,p] * x[n,c,p] over increasing (n, p), in 4 x 4
+ * tiles of (oc, c). */
+static void tcc_grad_weight_1x1_f32(const float *dy, const float *x, float *dw, int32_t n,
+                                    int32_t o, int32_t c, int32_t hw) {
+  for (int32_t oc0 = 0; oc0 < o; oc0 += TCC_TILE) {
+    const int32_t ob = o - oc0 < TCC_TILE ? o - oc0 : TCC_TILE;
+    for (int32_t c0 = 0; c0 < c; c0 += TCC_TILE) {
+      const int32_t cb = c - c0 < TCC_TILE ? c - c0 : TCC_TILE;
+      const float *d = dy + oc0 * hw, *v = x + c0 * hw;
+      float *y = dw + oc0 * c + c0;
+      if (ob == TCC_TILE && cb == TCC_TILE)
+        tcc_grad_weight_tile44(d, v, n, o * hw, c * hw, hw, y, c);
+      else
+        tcc_grad_weight_tile(d, v, n, o * hw, c * hw, hw, y, c, ob, cb);
+    }
+  }
+}
+
+/* Largest input width of the depthwise input-gradient path (its tap tables). */
+#define TCC_DW_MAX_W 256
+
+/* Depthwise (groups == C == O, dilation 1) input gradient: each dx[c,u,v]
+ * gathers its valid terms dy[c,i,j] * w[c,a,b] (u = i*sh - ph + a, likewise v)
+ * in increasing (a, b) into one register accumulator. Per column v the valid
+ * b are first_b[v] + k*sw (k < nb[v]) with j = first_j[v] - k. */
+static void tcc_depthwise_grad_input_f32(const float *dy, const tcc_weight *w, float *dx,
+                                         const tcc_conv2d_params *p) {
+  int16_t first_b[TCC_DW_MAX_W], first_j[TCC_DW_MAX_W], nb[TCC_DW_MAX_W];
+  float buf[TCC_MAX_TAPS];
+  for (int32_t v = 0; v < p->w; ++v) {
+    /* b = v + pw - j * sw in [0, kw) with j in [0, ow): the smallest b has the
+     * largest j. */
+    int32_t j = (v + p->pad_w) / p->stride_w;
+    if (j > p->ow - 1) j = p->ow - 1;
+    const int32_t b = v + p->pad_w - j * p->stride_w;
+    first_b[v] = (int16_t)b;
+    first_j[v] = (int16_t)j;
+    /* b + k*sw < kw and j - k >= 0 */
+    int32_t count = b < p->kw ? (p->kw - 1 - b) / p->stride_w + 1 : 0;
+    if (count > j + 1) count = j + 1;
+    nb[v] = (int16_t)(b >= 0 ? count : 0);
+  }
+  for (int32_t n = 0; n < p->n; ++n) {
+    for (int32_t c = 0; c < p->c; ++c) {
+      const float *dyc = dy + (n * p->o + c) * p->oh * p->ow;
+      const float *wc = tcc_weight_taps(w, c, 0, 1, p->kh * p->kw, buf);
+      float *dxc = dx + (n * p->c + c) * p->h * p->w;
+      for (int32_t u = 0; u < p->h; ++u) {
+        int32_t i = (u + p->pad_h) / p->stride_h;
+        if (i > p->oh - 1) i = p->oh - 1;
+        const int32_t a = u + p->pad_h - i * p->stride_h;
+        int32_t na = a < p->kh ? (p->kh - 1 - a) / p->stride_h + 1 : 0;
+        if (na > i + 1) na = i + 1;
+        if (a < 0) na = 0;
+        float *dxr = dxc + u * p->w;
+        for (int32_t v = 0; v < p->w; ++v) {
+          float acc = 0.0f;
+          const float *wa = wc + a * p->kw + first_b[v];
+          const float *da = dyc + i * p->ow + first_j[v];
+          for (int32_t ka = 0; ka < na; ++ka) {
+            for (int32_t kb = 0; kb < nb[v]; ++kb) acc += da[-kb] * wa[kb * p->stride_w];
+            wa += p->stride_h * p->kw;
+            da -= p->ow;
+          }
+          dxr[v] = acc;
+        }
+      }
+    }
+  }
+}
+
+/* Floats of the zero-padded channel of the stride-1 depthwise path (stack). */
+#define TCC_DW_PAD_MAX 1024
+
+/* One channel of a stride-1 KxK depthwise input gradient over d, dy zero padded
+ * by K-1-pad on each side (dw columns): dx[u,v] = sum over increasing (a, b) of
+ * d[u+K-1-a][v+K-1-b] * w[a*K+b]. The padding terms add exact zeros to a sum
+ * that starts at +0, so the result equals the sum of the valid terms alone. */
+TCC_ALWAYS_INLINE void tcc_dw_grad_input_k(const float *d, int32_t dw, const float *wt,
+                                           float *dx, int32_t h, int32_t w, int32_t k) {
+  for (int32_t u = 0; u < h; ++u) {
+    for (int32_t v = 0; v < w; ++v) {
+      float acc = 0.0f;
+      const float *base = d + (u + k - 1) * dw + v + k - 1;
+      _Pragma("GCC unroll 7")
+      for (int32_t a = 0; a < k; ++a) {
+        const float *row = base - a * dw;
+        _Pragma("GCC unroll 7")
+        for (int32_t b = 0; b < k; ++b) acc += row[-b] * wt[a * k + b];
+      }
+      dx[u * w + v] = acc;
+    }
+  }
+}
+
+/* Stride-1 depthwise input gradient with square 3x3, 5x5 or 7x7 kernels and
+ * small channels: each channel copied into a zero-padded buffer, then
+ * tcc_dw_grad_input_k with the kernel size a constant. Returns 0 if the shape
+ * is not one of these. */
+static int32_t tcc_depthwise_grad_input_s1_f32(const float *dy, const tcc_weight *w,
+                                               float *dx, const tcc_conv2d_params *p) {
+  const int32_t k = p->kh, e = k - 1 - p->pad_h;
+  const int32_t dh = p->h + k - 1, dw = p->w + k - 1;
+  if (p->kw != k || (k != 3 && k != 5 && k != 7) || p->stride_h != 1 || p->stride_w != 1 ||
+      p->pad_w != p->pad_h || e < 0 || dh * dw > TCC_DW_PAD_MAX ||
+      p->oh + 2 * e != dh || p->ow + 2 * e != dw)
+    return 0;
+  float d[TCC_DW_PAD_MAX], buf[49];
+  for (int32_t i = 0; i < dh * dw; ++i) d[i] = 0.0f;
+  for (int32_t n = 0; n < p->n; ++n) {
+    for (int32_t c = 0; c < p->c; ++c) {
+      const float *dyc = dy + (n * p->o + c) * p->oh * p->ow;
+      for (int32_t i = 0; i < p->oh; ++i)
+        for (int32_t j = 0; j < p->ow; ++j) d[(i + e) * dw + j + e] = dyc[i * p->ow + j];
+      const float *wt = tcc_weight_taps(w, c, 0, 1, k * k, buf);
+      float *dxc = dx + (n * p->c + c) * p->h * p->w;
+      if (k == 3)
+        tcc_dw_grad_input_k(d, dw, wt, dxc, p->h, p->w, 3);
+      else if (k == 5)
+        tcc_dw_grad_input_k(d, dw, wt, dxc, p->h, p->w, 5);
+      else
+        tcc_dw_grad_input_k(d, dw, wt, dxc, p->h, p->w, 7);
+    }
+  }
+  return 1;
+}
+
+/* A 1x1 conv that is a matrix product per image: stride 1, no padding, groups 1. */
+static int32_t tcc_is_pointwise(const tcc_conv2d_params *p) {
+  return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+         p->pad_w == 0 && p->groups == 1;
+}
+
 void tcc_conv2d_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx,
                                  const tcc_conv2d_params *p) {
+  if (tcc_is_pointwise(p)) {
+    tcc_grad_input_1x1_f32(dy, w, dx, p->n, p->o, p->c, p->h * p->w);
+    return;
+  }
+  if (p->groups == p->c && p->o == p->c && p->c > 1 && p->dil_h == 1 && p->dil_w == 1) {
+    if (tcc_depthwise_grad_input_s1_f32(dy, w, dx, p)) return;
+    if (p->w <= TCC_DW_MAX_W && p->kh * p->kw <= TCC_MAX_TAPS) {
+      tcc_depthwise_grad_input_f32(dy, w, dx, p);
+      return;
+    }
+  }
   const int32_t cg = p->c / p->groups;
   const int32_t og = p->o / p->groups;
   const int32_t taps = p->kh * p->kw;
@@ -211,6 +494,10 @@ void tcc_conv2d_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx
 
 void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
                                 const tcc_conv2d_params *p) {
+  if (tcc_is_pointwise(p)) {
+    tcc_grad_weight_1x1_f32(dy, x, dw, p->n, p->o, p->c, p->h * p->w);
+    return;
+  }
   const int32_t cg = p->c / p->groups;
   const int32_t og = p->o / p->groups;
   for (int32_t oc = 0; oc < p->o; ++oc) {

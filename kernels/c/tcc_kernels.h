@@ -68,7 +68,8 @@ void tcc_conv2d_grad_input_f32(const float *dy, const float *w, float *dx,
 
 /* dw[o,ci,a,b] = sum_{n,i,j} dy[n,o,i,j]
  *                * x[n, g*C/G + ci, i*sh - ph + a*dh, j*sw - pw + b*dw]
- * (padding terms are 0 and skipped). */
+ * (padding terms are 0 and skipped). Pointwise convs run as 4 x 4 register
+ * tiles of (o, ci), each sum in the same order. */
 void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
                                 const tcc_conv2d_params *p);
 
@@ -160,7 +161,11 @@ void tcc_linear_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx
 void tcc_conv2d_w_f32(const float *x, const tcc_weight *w, const float *b, float *y,
                       const tcc_conv2d_params *p);
 
-/* As tcc_conv2d_grad_input_f32 (same summation order). */
+/* As tcc_conv2d_grad_input_f32 (same summation order). Pointwise convs (1x1,
+ * stride 1, no padding, groups 1) run as 4 x 4 register tiles over staged
+ * weight columns; stride-1 3x3/5x5/7x7 depthwise convs over a zero-padded copy
+ * of each dy channel (the padding adds exact zeros, so a finite weight gives
+ * the same bits), other depthwise convs gather their valid taps per output. */
 void tcc_conv2d_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx,
                                  const tcc_conv2d_params *p);
 

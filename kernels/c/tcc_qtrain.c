@@ -8,54 +8,148 @@
 void tcc_dequantize_f32(const int8_t *x, float *y, int32_t size, int32_t channels,
                         int32_t inner, const float *scale_hi, const float *scale_lo,
                         int32_t zp) {
-  for (int32_t i = 0; i < size; ++i) {
-    const int32_t c = channels == 1 ? 0 : (i / inner) % channels;
-    y[i] = tcc_dequantize_one(x[i], zp, scale_hi[c], scale_lo[c]);
+  if (channels == 1) inner = size;
+  /* Blocks of `inner` values share channel c = block % channels. */
+  for (int32_t start = 0, c = 0; start < size; start += inner) {
+    const float hi = scale_hi[c], lo = scale_lo[c];
+    const int32_t end = size - start < inner ? size : start + inner;
+    for (int32_t i = start; i < end; ++i) y[i] = tcc_dequantize_one(x[i], zp, hi, lo);
+    if (++c == channels) c = 0;
   }
 }
 
-/* The step of value p of channel c, or NaN where the value must stay. */
-static float tcc_qsgd_step(const tcc_qsgd_params *q, int32_t c, float g, float p) {
-  if (q->dead != NULL && q->dead[c]) return NAN;
-  float step = q->coef[c] * g;
-  if (q->decay != 0.0f) step += q->decay * (p - (float)q->zp);
-  return step;
-}
-
 void tcc_qsgd_s8(int8_t *param, const float *grad, int32_t size, const tcc_qsgd_params *q) {
+  /* Locals: stores through the int8 `param` may alias *q for the compiler. */
   const float lo = (float)q->qmin - 1.0f, hi = (float)q->qmax + 1.0f;
-  for (int32_t i = 0; i < size; ++i) {
-    const int32_t c = (i / q->inner) % q->channels;
-    const float p = (float)param[i];
-    const float updated = p - tcc_qsgd_step(q, c, grad[i], p);
-    if (updated != updated) continue; /* NaN: unchanged */
-    /* Bound first (a no-op inside the range), then round half to even. */
-    const float r = rintf(updated < lo ? lo : updated > hi ? hi : updated);
-    param[i] = (int8_t)(r < (float)q->qmin ? q->qmin : r > (float)q->qmax ? q->qmax
-                                                                          : (int32_t)r);
+  const float qmin = (float)q->qmin, qmax = (float)q->qmax;
+  const float decay = q->decay, zp = (float)q->zp;
+  const int32_t inner = q->channels == 1 ? size : q->inner, channels = q->channels;
+  /* Blocks of `inner` values share channel c = block % channels. */
+  for (int32_t start = 0, c = 0; start < size; start += inner) {
+    const int32_t end = size - start < inner ? size : start + inner;
+    const int32_t skip = q->dead != NULL && q->dead[c];
+    const float coef = q->coef[c];
+    if (++c == channels) c = 0;
+    if (skip) continue; /* a dead channel keeps its values */
+    for (int32_t i = start; i < end; ++i) {
+      const float p = (float)param[i];
+      float step = coef * grad[i];
+      if (decay != 0.0f) step += decay * (p - zp);
+      const float updated = p - step;
+      if (updated != updated) continue; /* NaN: unchanged */
+      /* Bound first (a no-op inside the range), then round half to even. */
+      const float r = rintf(updated < lo ? lo : updated > hi ? hi : updated);
+      param[i] = (int8_t)(r < qmin ? q->qmin : r > qmax ? q->qmax : (int32_t)r);
+    }
   }
 }
 
 void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,
                   const tcc_qsgd_params *q) {
-  for (int32_t i = 0; i < size; ++i) {
-    const int32_t c = (i / q->inner) % q->channels;
-    float t = -tcc_qsgd_step(q, c, grad[i], (float)param[i]); /* p' = p + t */
-    if (t != t) continue;
-    /* |t| beyond 2^32 saturates whatever p is. */
-    t = t < -4294967296.0f ? -4294967296.0f : t > 4294967296.0f ? 4294967296.0f : t;
-    const float whole = floorf(t);
-    const float frac = t - whole; /* exact: t and floor(t) share their exponent range */
-    int64_t v = (int64_t)param[i] + (int64_t)whole;
-    /* Round p + t half to even: p + whole is an integer, frac in [0, 1). */
-    if (frac > 0.5f || (frac == 0.5f && (v & 1) != 0)) v += 1;
-    param[i] = (int32_t)(v < q->qmin ? q->qmin : v > q->qmax ? q->qmax : v);
+  const float decay = q->decay, zp = (float)q->zp;
+  const int32_t inner = q->channels == 1 ? size : q->inner, channels = q->channels;
+  /* Blocks of `inner` values share channel c = block % channels. */
+  for (int32_t start = 0, c = 0; start < size; start += inner) {
+    const int32_t end = size - start < inner ? size : start + inner;
+    const int32_t skip = q->dead != NULL && q->dead[c];
+    const float coef = q->coef[c];
+    if (++c == channels) c = 0;
+    if (skip) continue; /* a dead channel keeps its values */
+    for (int32_t i = start; i < end; ++i) {
+      float step = coef * grad[i];
+      if (decay != 0.0f) step += decay * ((float)param[i] - zp);
+      float t = -step; /* p' = p + t */
+      if (t != t) continue;
+      float whole;
+      int64_t v = param[i];
+      if (t > -2147483648.0f && t < 2147483648.0f) {
+        /* floor(t) through an int32 conversion (toward zero), exact in float: a t
+         * beyond 2^23 is an integer, a smaller one's floor is within 2^23. */
+        int32_t w = (int32_t)t;
+        if ((float)w > t) w -= 1;
+        whole = (float)w;
+        v += w;
+      } else {
+        /* |t| beyond 2^32 saturates whatever p is. */
+        t = t < -4294967296.0f ? -4294967296.0f : t > 4294967296.0f ? 4294967296.0f : t;
+        whole = floorf(t);
+        v += (int64_t)whole;
+      }
+      const float frac = t - whole; /* exact: t and floor(t) share their exponent range */
+      /* Round p + t half to even: p + whole is an integer, frac in [0, 1). */
+      if (frac > 0.5f || (frac == 0.5f && (v & 1) != 0)) v += 1;
+      param[i] = (int32_t)(v < q->qmin ? q->qmin : v > q->qmax ? q->qmax : v);
+    }
+  }
+}
+
+/* a0 += sum_t c0[t] * w[t], a1 += sum_t c1[t] * w[t] for t < k (int16 columns,
+ * int8 weights, any alignment): two products per SMLAD; integer sums, any order. */
+static void tcc_q_dot_2col(const int16_t *c0, const int16_t *c1, const int8_t *w,
+                           int32_t k, int32_t *a0, int32_t *a1) {
+  int32_t s0 = *a0, s1 = *a1, t = 0;
+  for (; t + 4 <= k; t += 4) {
+    const uint32_t v = tcc_load32(w + t);
+    const uint32_t w02 = TCC_SXTB16(v), w13 = TCC_SXTB16_ROR8(v);
+    /* Column lanes (t, t+2) and (t+1, t+3) to match the weight lanes. */
+    const uint32_t x01 = tcc_load32(c0 + t), x23 = tcc_load32(c0 + t + 2);
+    const uint32_t z01 = tcc_load32(c1 + t), z23 = tcc_load32(c1 + t + 2);
+    s0 = TCC_SMLAD(w02, (x01 & 0xFFFFu) | (x23 << 16), s0);
+    s0 = TCC_SMLAD(w13, (x01 >> 16) | (x23 & 0xFFFF0000u), s0);
+    s1 = TCC_SMLAD(w02, (z01 & 0xFFFFu) | (z23 << 16), s1);
+    s1 = TCC_SMLAD(w13, (z01 >> 16) | (z23 & 0xFFFF0000u), s1);
+  }
+  for (; t < k; ++t) {
+    s0 = tcc_mac(s0, c0[t], w[t]);
+    s1 = tcc_mac(s1, c1[t], w[t]);
+  }
+  *a0 = s0;
+  *a1 = s1;
+}
+
+/* The split pointwise conv: pixels two at a time widened into int16 columns
+ * (input channel t of pixel p at x[t * hw + p], minus the input zero point),
+ * each output channel's row read from its two parts. */
+static void tcc_q_pointwise_split_s8(const int8_t *x, const int8_t *w, const int8_t *w_rest,
+                                     int32_t split_axis, int32_t split, const int32_t *bias,
+                                     int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq) {
+  const int32_t hw = s.h * s.w, k = s.c;
+  int16_t c0[TCC_Q_SPLIT_MAX_C], c1[TCC_Q_SPLIT_MAX_C];
+  for (int32_t n = 0; n < s.n; ++n) {
+    const int8_t *xn = x + n * s.c * hw;
+    int8_t *yn = y + n * s.o * hw;
+    for (int32_t p = 0; p < hw; p += 2) {
+      const int32_t two = p + 1 < hw;
+      for (int32_t t = 0; t < k; ++t) {
+        c0[t] = (int16_t)(xn[t * hw + p] - rq.input_zp);
+        c1[t] = two ? (int16_t)(xn[t * hw + p + 1] - rq.input_zp) : 0;
+      }
+      for (int32_t oc = 0; oc < s.o; ++oc) {
+        int32_t a0 = 0, a1 = 0;
+        if (split_axis == 0) {
+          tcc_q_dot_2col(c0, c1, oc < split ? w + oc * k : w_rest + (oc - split) * k, k,
+                         &a0, &a1);
+        } else {
+          tcc_q_dot_2col(c0, c1, w + oc * split, split, &a0, &a1);
+          tcc_q_dot_2col(c0 + split, c1 + split, w_rest + oc * (k - split), k - split,
+                         &a0, &a1);
+        }
+        yn[oc * hw + p] = tcc_q_output(a0, bias, oc, rq);
+        if (two) yn[oc * hw + p + 1] = tcc_q_output(a1, bias, oc, rq);
+      }
+    }
   }
 }
 
 void tcc_q_conv2d_split_s8(const int8_t *x, const int8_t *w, const int8_t *w_rest,
                            int32_t split_axis, int32_t split, const int32_t *bias,
                            int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq) {
+  if (s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 &&
+      s.pad_w == 0 && s.groups == 1 && s.c <= TCC_Q_SPLIT_MAX_C) {
+    tcc_q_pointwise_split_s8(x, w, w_rest, split_axis, split, bias, y, s, rq);
+    return;
+  }
+
   const int32_t cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
   for (int32_t n = 0; n < s.n; ++n) {
     for (int32_t oc = 0; oc < s.o; ++oc) {

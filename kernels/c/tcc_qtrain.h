@@ -51,7 +51,10 @@ void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,
 
 /* train.qconv2d (and qlinear as a 1x1 conv on 1x1 images) of a weight split
  * in two at channel `split` of `split_axis` (0: output, 1: input channels):
- * the same integers as tcc_q_conv2d_s8 on the whole weight. */
+ * the same integers as tcc_q_conv2d_s8 on the whole weight. Pointwise convs
+ * (1x1, stride 1, no padding, groups 1) of at most TCC_Q_SPLIT_MAX_C input
+ * channels take a SMLAD path over widened columns, others a direct loop. */
+#define TCC_Q_SPLIT_MAX_C 1024
 void tcc_q_conv2d_split_s8(const int8_t *x, const int8_t *w, const int8_t *w_rest,
                            int32_t split_axis, int32_t split, const int32_t *bias,
                            int8_t *y, tcc_q_conv_shape s, tcc_q_requant rq);

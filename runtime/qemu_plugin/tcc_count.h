@@ -18,7 +18,10 @@
 #define TCC_COUNT_H
 
 #if defined(__arm__) && defined(__thumb2__)
-#define TCC_COUNT_MARK_(option) __asm__ volatile("dbg #%c0" ::"i"(option) : "memory")
+/* 4-byte aligned: a 32-bit DBG that straddles a page boundary is split by qemu's
+   translator and the plugin would miss it (at most one padding NOP per marker). */
+#define TCC_COUNT_MARK_(option) \
+  __asm__ volatile(".balign 4\n\tdbg #%c0" ::"i"(option) : "memory")
 #elif defined(__GNUC__)
 #define TCC_COUNT_MARK_(option) __asm__ volatile("" ::: "memory")
 #else

@@ -249,6 +249,69 @@ def test_conv2d_summation_order_is_exact(lib):
     np.testing.assert_array_equal(y[0], acc + b[:, None, None])
 
 
+POINTWISE_CASES = [dict(n=2, c=6, h=1, w=7, o=300),    # c, pixels and oc past a tile / chunk
+                   dict(n=1, c=8, h=4, w=4, o=5), dict(n=3, c=1, h=2, w=1, o=1)]
+
+
+@pytest.mark.parametrize("case", POINTWISE_CASES, ids=str)
+def test_pointwise_grads_are_exact(lib, case):
+    """The tiled 1x1 paths sum in the documented order: dx over increasing oc,
+    dw over increasing (n, pixel); bit for bit with float32 numpy accumulation."""
+    p = make_params(kh=1, kw=1, **case)
+    rng = np.random.default_rng(case["o"])
+    x, w, dy = rand(rng, p.n, p.c, p.h, p.w), rand(rng, p.o, p.c, 1, 1), \
+        rand(rng, p.n, p.o, p.h, p.w)
+    dx, dw = empty(*x.shape), empty(*w.shape)
+    lib.tcc_conv2d_grad_input_f32(fp(dy), fp(w), fp(dx), ctypes.byref(p))
+    lib.tcc_conv2d_grad_weight_f32(fp(dy), fp(x), fp(dw), ctypes.byref(p))
+    want_dx = np.zeros(x.shape, np.float32)
+    for oc in range(p.o):
+        want_dx = want_dx + dy[:, oc:oc + 1] * w[oc, :, 0, 0][None, :, None, None]
+    want_dw = np.zeros((p.o, p.c), np.float32)
+    for b in range(p.n):
+        for i in range(p.h):
+            for j in range(p.w):
+                want_dw = want_dw + dy[b, :, i, j][:, None] * x[b, :, i, j][None, :]
+    np.testing.assert_array_equal(dx, want_dx)
+    np.testing.assert_array_equal(dw[:, :, 0, 0], want_dw)
+
+
+DEPTHWISE_CASES = {
+    "4x4_k3": dict(h=4, w=4, k=3, pad=1), "4x4_k5": dict(h=4, w=4, k=5, pad=2),
+    "8x8_k7": dict(h=8, w=8, k=7, pad=3), "5x6_k3_pad0": dict(h=5, w=6, k=3, pad=0),
+    "large_k3": dict(h=40, w=40, k=3, pad=1),          # past the padded buffer
+    "8x8_k7_s2": dict(h=8, w=8, k=7, pad=3, stride=2), "7x5_k3_s2": dict(h=7, w=5, k=3, pad=1,
+                                                                       stride=2),
+    "k4": dict(h=6, w=6, k=4, pad=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEPTHWISE_CASES))
+def test_depthwise_grad_input_is_exact(lib, name):
+    """Every dx element sums its valid terms dy * w in increasing (a, b), bit for bit
+    (the padded stride-1 path adds exact zeros for the invalid ones)."""
+    case = DEPTHWISE_CASES[name]
+    stride, k, c = case.get("stride", 1), case["k"], 3
+    p = make_params(n=2, c=c, h=case["h"], w=case["w"], o=c, kh=k, kw=k,
+                    stride=(stride, stride), pad=(case["pad"],) * 2, groups=c)
+    rng = np.random.default_rng(k * 10 + stride)
+    w, dy = rand(rng, c, 1, k, k), rand(rng, 2, c, p.oh, p.ow)
+    dy[:, :, 0, :] = 0.0                                   # exact zeros among the terms
+    dx = empty(2, c, p.h, p.w)
+    lib.tcc_conv2d_grad_input_f32(fp(dy), fp(w), fp(dx), ctypes.byref(p))
+    want = np.zeros(dx.shape, np.float32)
+    for a in range(k):
+        for b in range(k):
+            i = np.arange(p.oh)
+            j = np.arange(p.ow)
+            u, v = i * stride - p.pad_h + a, j * stride - p.pad_w + b
+            i, u = i[(u >= 0) & (u < p.h)], u[(u >= 0) & (u < p.h)]
+            j, v = j[(v >= 0) & (v < p.w)], v[(v >= 0) & (v < p.w)]
+            want[:, :, u[:, None], v[None, :]] = want[:, :, u[:, None], v[None, :]] + \
+                dy[:, :, i[:, None], j[None, :]] * w[None, :, 0, a, b, None, None]
+    np.testing.assert_array_equal(dx, want)
+
+
 # ----------------------------------------------------------- elementwise ---
 
 def test_add_relu_copy(lib):
