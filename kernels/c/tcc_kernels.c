@@ -42,6 +42,20 @@ void tcc_conv2d_grad_input_f32(const float *dy, const float *w, float *dx,
 /* Weight rows of linear layers are staged in chunks of this many values. */
 #define TCC_ROW_CHUNK 256
 
+/* Elements [i0, i0 + len) of row j of a [m, k] weight: a pointer into the weight when
+   the row is stored whole in f32, else gathered (dequantized, or from the trained and
+   frozen parts) into buf. */
+static const float *tcc_weight_row_chunk(const tcc_weight *w, int32_t j, int32_t i0,
+                                         int32_t len, int32_t k, float *buf) {
+  if (w->s8 == NULL && (w->split_axis == 0 || w->split == k))
+    return tcc_weight_taps(w, j, 0, 1, k, buf) + i0;
+  for (int32_t i = 0; i < len; ++i) {
+    float one;
+    buf[i] = *tcc_weight_taps(w, j, i0 + i, k, 1, &one);
+  }
+  return buf;
+}
+
 void tcc_linear_w_f32(const float *x, const tcc_weight *w, const float *b, float *y,
                       int32_t n, int32_t k, int32_t m) {
   float buf[TCC_ROW_CHUNK];
@@ -50,16 +64,7 @@ void tcc_linear_w_f32(const float *x, const tcc_weight *w, const float *b, float
     /* Chunks of the row in increasing k: every sum keeps its order. */
     for (int32_t i0 = 0; i0 < k; i0 += TCC_ROW_CHUNK) {
       const int32_t len = k - i0 < TCC_ROW_CHUNK ? k - i0 : TCC_ROW_CHUNK;
-      const float *row;
-      if (w->s8 == NULL && (w->split_axis == 0 || w->split == k)) {
-        row = tcc_weight_taps(w, j, 0, 1, k, buf) + i0;
-      } else {
-        for (int32_t i = 0; i < len; ++i) {
-          float one;
-          buf[i] = *tcc_weight_taps(w, j, i0 + i, k, 1, &one);
-        }
-        row = buf;
-      }
+      const float *row = tcc_weight_row_chunk(w, j, i0, len, k, buf);
       for (int32_t r = 0; r < n; ++r) {
         float acc = y[r * m + j];
         const float *xr = x + r * k + i0;
@@ -80,16 +85,7 @@ void tcc_linear_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx
   for (int32_t j = 0; j < m; ++j) {
     for (int32_t i0 = 0; i0 < k; i0 += TCC_ROW_CHUNK) {
       const int32_t len = k - i0 < TCC_ROW_CHUNK ? k - i0 : TCC_ROW_CHUNK;
-      const float *row;
-      if (w->s8 == NULL && (w->split_axis == 0 || w->split == k)) {
-        row = tcc_weight_taps(w, j, 0, 1, k, buf) + i0;
-      } else {
-        for (int32_t i = 0; i < len; ++i) {
-          float one;
-          buf[i] = *tcc_weight_taps(w, j, i0 + i, k, 1, &one);
-        }
-        row = buf;
-      }
+      const float *row = tcc_weight_row_chunk(w, j, i0, len, k, buf);
       for (int32_t r = 0; r < n; ++r) {
         const float g = dy[r * m + j];
         float *dxr = dx + r * k + i0;
