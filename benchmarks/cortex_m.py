@@ -122,7 +122,8 @@ def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes
             if scheme is not None:
                 derive_step(module, StepOptions(
                     scheme=f"{schemes_file}#{path.stem}/{scheme}"), str(path))
-                schedule_and_plan(module, TrainingOptions(), str(path))
+                # As `tcc --target=cortex-m7` plans it (frozen bottlenecks fused).
+                schedule_and_plan(module, TrainingOptions(target="cortex-m7"), str(path))
             forward = find_function(module, "forward")
             parameters = select_parameters(forward, imported.weights, str(path))
             renderer = cortex_m.CortexMRenderer(module, parameters, "forward",
@@ -195,7 +196,7 @@ def measure_ops(models_dir: Path, case: str, num_classes: int) -> dict:
     imported = import_tte(path, num_classes=num_classes, rounding="multiplier_shift")
     derive_step(imported.module, StepOptions(
         scheme=f"{models_dir / 'schemes.json'}#{model}/{scheme}"), str(path))
-    schedule_and_plan(imported.module, TrainingOptions(), str(path))
+    schedule_and_plan(imported.module, TrainingOptions(target="cortex-m7"), str(path))
     parameters = select_parameters(find_function(imported.module, "forward"),
                                    imported.weights, str(path))
     renderer = cortex_m.CortexMRenderer(imported.module, parameters, "forward", "train_step")

@@ -153,14 +153,28 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
     """Orders the training step's ops to lower its peak (--train-reorder), then plans
     the arena of the step and of the forward function (--plan-memory): the offsets
     every code generator uses. For a Cortex-M target, frozen int8 inverted bottlenecks
-    first become row-band fused ops (--train-fuse-bottleneck), which only its C kernels
-    run."""
+    become row-band fused ops (--train-fuse-bottleneck, which only its C kernels run)
+    when that gives a smaller arena: fusion saves memory, not instructions."""
     plan = f"alignment={options.alignment} time-limit={options.plan_time_limit}"
-    fuse = ["train-fuse-bottleneck"] if options.target in cortex_m.TARGETS else []
-    run_pipeline(module, fuse + [f"train-reorder{{step={options.step}}}",
-                                 f"plan-memory{{function={options.step} {plan}}}",
-                                 f"plan-memory{{function={options.forward} {plan}}}"],
-                 filename)
+    passes = [f"train-reorder{{step={options.step}}}",
+              f"plan-memory{{function={options.step} {plan}}}",
+              f"plan-memory{{function={options.forward} {plan}}}"]
+    if options.target in cortex_m.TARGETS and _fusion_lowers_the_arena(module, passes,
+                                                                         filename):
+        passes = ["train-fuse-bottleneck"] + passes
+    run_pipeline(module, passes, filename)
+
+
+def _fusion_lowers_the_arena(module: ir.Module, passes: list[str],
+                             filename: str | None) -> bool:
+    """Plans copies of the module with and without --train-fuse-bottleneck."""
+    text = module.operation.get_asm(enable_debug_info=True)
+    arenas = []
+    for fuse in ([], ["train-fuse-bottleneck"]):
+        trial = ir.Module.parse(text, context=module.context)
+        run_pipeline(trial, fuse + passes, filename)
+        arenas.append(ir.IntegerAttr(trial.operation.attributes["train.arena_size"]).value)
+    return arenas[1] < arenas[0]
 
 
 def check_target(name: str) -> None:

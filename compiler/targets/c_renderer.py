@@ -517,7 +517,11 @@ class CRenderer:
             if index in data_names:
                 if offset >= 0:
                     storage[arg] = self._arena(offset, arg)
-                    prologue.append(f"memcpy(tcc_arena + {offset}, {data_names[index]}, "
+                    self.input_slots[(function.sym_name.value, index)] = offset
+                    # A caller may have read the data straight into its slot.
+                    prologue.append(f"if ((const void *){data_names[index]} != "
+                                    f"(const void *)(tcc_arena + {offset})) "
+                                    f"memcpy(tcc_arena + {offset}, {data_names[index]}, "
                                     f"{_bytes(arg)});  /* {data_names[index]} */")
                 else:
                     storage[arg] = data_names[index]
@@ -815,6 +819,7 @@ class CRenderer:
         self.constants: dict = {}     # value -> numpy array, where known now
         self.folded: dict = {}        # symbol -> const array of a folded value
         self.counted_ops: list = []   # (function name, op) per op_region entry, in order
+        self.input_slots: dict = {}   # (function name, argument) -> arena offset of data
         self.infer_storage, infer_prologue = self._storage(
             self.forward, {i: self.input_name(i) for i in self.data_indices})
         step_prologue = []
@@ -875,6 +880,14 @@ class CRenderer:
                       "and the\n   parameter updates; returns the loss before the update. */",
                       f"float {self.api}_train_step(const tcc_input_t *input, "
                       "const int32_t *labels);"]
+        if self._has_input_slots():
+            lines += ["/* Where infer and train_step keep their input in the arena: a program",
+                      "   may read its input straight into it and pass that pointer (no second",
+                      "   copy in RAM); the call overwrites it. */",
+                      "#define TCC_HAS_INPUT_SLOTS 1",
+                      f"tcc_input_t *{self.api}_infer_input(void);"]
+            if self.step is not None:
+                lines.append(f"tcc_input_t *{self.api}_train_input(void);")
         lines += ["/* Trainable parameters, for reading or writing what the device learned",
                   "   (size elements of the parameter's type; a partial-channel parameter",
                   "   holds its trained channels only, the first k along its channel axis). */",
@@ -883,6 +896,13 @@ class CRenderer:
                   f"int32_t {self.api}_num_params(void);",
                   f"tcc_param {self.api}_param(int32_t index);", "", "#endif", ""]
         return "\n".join(lines)
+
+    def _has_input_slots(self) -> bool:
+        """Whether the single data input has an arena slot in each function."""
+        if len(self.data_indices) != 1:
+            return False
+        functions = [self.forward] + ([self.step] if self.step is not None else [])
+        return all((f.sym_name.value, self.input_index) in self.input_slots for f in functions)
 
     def _parameter_table(self, index: int, trainable: bool) -> list[str]:
         """The C arrays of parameter `index`'s initial values, in its storage type: a
@@ -953,6 +973,16 @@ class CRenderer:
             lines += ["  " + line for line in self._write_back(self.step, self.step_storage)]
             loss = self._returned(self.step)[0]
             lines += [f"  return {self.step_storage[loss]}[0];", "}", ""]
+        if self._has_input_slots():
+            lines += [f"tcc_input_t *{self.api}_infer_input(void) {{",
+                      f"  return (tcc_input_t *)(tcc_arena + "
+                      f"{self.input_slots[(self.forward.sym_name.value, self.input_index)]});",
+                      "}", ""]
+            if self.step is not None:
+                lines += [f"tcc_input_t *{self.api}_train_input(void) {{",
+                          f"  return (tcc_input_t *)(tcc_arena + "
+                          f"{self.input_slots[(self.step.sym_name.value, self.input_index)]});",
+                          "}", ""]
         lines += ["static const tcc_param tcc_params[] = {"]
         lines += [f'  {{"{train.arg_name(self.forward, i)}", {self.param_symbol(i)}, '
                   f"{self._stored_size(i)}, "

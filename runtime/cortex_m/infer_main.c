@@ -40,7 +40,13 @@ static int tcc_fail(FILE *in, FILE *out, const char *msg) {
 #define TCC_INPUT_FILE "infer_input.bin"
 #define TCC_OUTPUT_FILE "infer_output.bin"
 
-static tcc_input_t tcc_input[TCC_INPUT_SIZE];
+#ifdef TCC_HAS_INPUT_SLOTS
+/* Each input is read straight into its slot in the model's arena. */
+#define TCC_INFER_INPUT tcc_model_infer_input()
+#else
+static tcc_input_t tcc_input_buffer[TCC_INPUT_SIZE];
+#define TCC_INFER_INPUT tcc_input_buffer
+#endif
 static tcc_output_t tcc_output[TCC_OUTPUT_SIZE];
 
 int main(void) {
@@ -50,6 +56,7 @@ int main(void) {
   if (out == NULL) return tcc_fail(in, NULL, TCC_OUTPUT_FILE ": cannot create");
   tcc_model_init();
   uint32_t samples = 0;
+  tcc_input_t *const tcc_input = TCC_INFER_INPUT;
   while (fread(tcc_input, sizeof tcc_input[0], TCC_INPUT_SIZE, in) == TCC_INPUT_SIZE) {
     TCC_COUNT_BEGIN(0);
     tcc_model_infer(tcc_input, tcc_output);
@@ -70,10 +77,16 @@ int main(void) {
 #define TCC_INPUT_FILE "step_input.bin"
 #define TCC_OUTPUT_FILE "step_output.bin"
 
-static tcc_input_t tcc_input[TCC_INPUT_SIZE];
+#ifdef TCC_HAS_INPUT_SLOTS
+#define TCC_STEP_INPUT tcc_model_train_input()
+#else
+static tcc_input_t tcc_input_buffer[TCC_INPUT_SIZE];
+#define TCC_STEP_INPUT tcc_input_buffer
+#endif
 static int32_t tcc_labels[TCC_BATCH];
 
 int main(void) {
+  tcc_input_t *const tcc_input = TCC_STEP_INPUT;
   FILE *in = fopen(TCC_INPUT_FILE, "rb");
   if (in == NULL) return tcc_fail(NULL, NULL, TCC_INPUT_FILE ": cannot open");
   uint32_t n = 0;

@@ -25,7 +25,13 @@
 #define TCC_DATA_FILE "train_data.bin"
 #define TCC_PARAMS_FILE "train_params.bin"
 
+#ifdef TCC_HAS_INPUT_SLOTS
+/* Each step's input is read straight into its slot in the model's arena. */
+#define TCC_STEP_INPUT tcc_model_train_input()
+#else
 static tcc_input_t tcc_input[TCC_INPUT_SIZE];
+#define TCC_STEP_INPUT tcc_input
+#endif
 static int32_t tcc_labels[TCC_BATCH];
 
 /* Decodes a little-endian uint32. */
@@ -74,11 +80,12 @@ int main(void) {
   if (out == NULL) return tcc_fail(f, NULL, TCC_PARAMS_FILE, "cannot create");
   tcc_model_init();
   for (uint32_t i = 0; i < n_steps; ++i) {
-    if (fread(tcc_input, sizeof tcc_input[0], TCC_INPUT_SIZE, f) !=
+    tcc_input_t *tcc_input_now = TCC_STEP_INPUT;
+    if (fread(tcc_input_now, sizeof tcc_input_now[0], TCC_INPUT_SIZE, f) !=
             TCC_INPUT_SIZE ||
         fread(tcc_labels, sizeof tcc_labels[0], TCC_BATCH, f) != TCC_BATCH)
       return tcc_fail(f, out, TCC_DATA_FILE, "short read");
-    const float loss = tcc_model_train_step(tcc_input, tcc_labels);
+    const float loss = tcc_model_train_step(tcc_input_now, tcc_labels);
     printf("step %lu loss %.9e\n", (unsigned long)i, (double)loss);
     if (every_step && tcc_write_params(out) != 0)
       return tcc_fail(f, out, TCC_PARAMS_FILE, "short write");

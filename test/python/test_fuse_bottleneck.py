@@ -414,3 +414,25 @@ def test_mcunet_fused_forward_host_build_equals_interpreter(tmp_path):
                   for i in range(len(forward.entry_block.arguments))]
         (want,) = run_function(model.module, "forward", inputs)
         assert np.array_equal(got, want.reshape(-1))
+
+
+@requires_models
+@pytest.mark.parametrize("name, fused", [("mcunet-5fps", False), ("mbv2-w0.35", True)])
+def test_cortex_m_fuses_only_when_the_arena_shrinks(name, fused, tmp_path):
+    """`tcc --target=cortex-m7` plans with and without fusion and keeps fusion only
+    where it lowers the arena: MobileNetV2's 49kb peak is in its early blocks, MCUNet's
+    in its backward (where fusion would only cost instructions)."""
+    from tcc.compiler import driver
+    from tcc.compiler.frontends.tte import import_tte
+    path = tmp_path / f"{name}.mlir"
+    import_tte(TTE_DIR / f"{name}.json", num_classes=10).write(path)
+    options = dict(scheme=f"{TTE_DIR / 'schemes.json'}#{name}/49kb")
+    plain = driver.prepare(path, driver.TrainingOptions(**options))
+    chosen = driver.prepare(path, driver.TrainingOptions(**options, target="cortex-m7"))
+
+    def arena(model):
+        return int(str(model.module.operation.attributes["train.arena_size"]).split()[0])
+
+    ops = [op.name for op in find_function(chosen.module, "train_step").entry_block.operations]
+    assert ("train.qbottleneck" in ops) == fused
+    assert (arena(chosen) < arena(plain)) == fused and arena(chosen) <= arena(plain)
