@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from tcc.compiler import driver
-from tcc.runtime.cortex_m_runner import parse_losses
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MLP = EXAMPLES / "mlp.mlir"
@@ -110,22 +109,29 @@ def test_cpu_target_writes_a_library_and_trains_like_the_interpreter(tmp_path):
     np.testing.assert_allclose(library, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("function", ["forward", "train_step"])
-def test_run_subcommand_on_the_cpu_target_equals_the_interpreter(tmp_path, function):
-    rng = np.random.default_rng(1)
+def run_on_targets(tmp_path, function: str, targets, seed: int) -> dict:
+    """`tcc run MLP --function F` on each target with the same seeded inputs and the
+    model's parameters: the results by target."""
+    rng = np.random.default_rng(seed)
     model = driver.prepare(MLP, driver.TrainingOptions())
     arrays = {"arg0": rng.standard_normal((8, 64)).astype(np.float32),
               "labels": rng.integers(0, 10, 8).astype(np.int32)}
     arrays.update({f"arg{i}": v for i, v in model.parameters.items()})
     np.savez(tmp_path / "in.npz", **arrays)
     outputs = {}
-    for target in ("reference", "cpu"):
+    for target in targets:
         result = tcc("run", MLP, "--function", function, "--inputs", tmp_path / "in.npz",
                      "-o", tmp_path / f"{target}.npz", "--target", target)
         assert result.returncode == 0, result.stderr
         with np.load(tmp_path / f"{target}.npz") as out:
             outputs[target] = dict(out)
-    assert set(outputs["cpu"]) == set(outputs["reference"])
+    assert all(set(outputs[t]) == set(outputs[targets[0]]) for t in targets)
+    return outputs
+
+
+@pytest.mark.parametrize("function", ["forward", "train_step"])
+def test_run_subcommand_on_the_cpu_target_equals_the_interpreter(tmp_path, function):
+    outputs = run_on_targets(tmp_path, function, ("reference", "cpu"), seed=1)
     for name, value in outputs["reference"].items():
         np.testing.assert_allclose(outputs["cpu"][name], value, rtol=1e-5, atol=1e-7)
 
@@ -180,20 +186,7 @@ def test_bad_invocations_give_one_line_errors(tmp_path, args, message):
 def test_run_subcommand_on_cortex_m7_equals_the_interpreter(tmp_path, function):
     """`tcc run --target=cortex-m7`: the C project built with arm-none-eabi-gcc and run
     once in qemu gives the interpreter's results (the loss and every updated parameter)."""
-    rng = np.random.default_rng(2)
-    model = driver.prepare(MLP, driver.TrainingOptions())
-    arrays = {"arg0": rng.standard_normal((8, 64)).astype(np.float32),
-              "labels": rng.integers(0, 10, 8).astype(np.int32)}
-    arrays.update({f"arg{i}": v for i, v in model.parameters.items()})
-    np.savez(tmp_path / "in.npz", **arrays)
-    outputs = {}
-    for target in ("reference", "cortex-m7"):
-        result = tcc("run", MLP, "--function", function, "--inputs", tmp_path / "in.npz",
-                     "-o", tmp_path / f"{target}.npz", "--target", target)
-        assert result.returncode == 0, result.stderr
-        with np.load(tmp_path / f"{target}.npz") as out:
-            outputs[target] = dict(out)
-    assert set(outputs["cortex-m7"]) == set(outputs["reference"])
+    outputs = run_on_targets(tmp_path, function, ("reference", "cortex-m7"), seed=2)
     for name, value in outputs["reference"].items():
         assert outputs["cortex-m7"][name].shape == value.shape
         np.testing.assert_allclose(outputs["cortex-m7"][name], value, rtol=1e-5, atol=1e-6)
