@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 from numerics import rel_error  # noqa: E402
 
-CHILD = os.environ.get("TCC_GPU_TARGET_TESTS") == "1"
+CHILD = os.environ.get("TCC_GPU_TARGET_TESTS") == "interpret"
 child_only = pytest.mark.skipif(not CHILD, reason="runs in the TRITON_INTERPRET child")
 ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 TOL = 1e-5
@@ -29,12 +29,8 @@ TOL = 1e-5
 
 @pytest.mark.skipif(CHILD, reason="the parent test")
 def test_in_interpreter_child():
-    env = {**os.environ, "TRITON_INTERPRET": "1", "TCC_GPU_TARGET_TESTS": "1"}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                          str(Path(__file__).resolve())], env=env, capture_output=True,
-                         text=True, cwd=Path(__file__).parent)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-    assert " passed" in run.stdout
+    from triton_child import run_child
+    run_child(__file__, "TCC_GPU_TARGET_TESTS", "interpret")
 
 
 @pytest.mark.skipif(CHILD or torch.cuda.is_available(), reason="needs no CUDA device")

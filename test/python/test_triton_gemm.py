@@ -12,9 +12,6 @@ interpreter, compiles every AOT case of these modules for GPUTarget("cuda", 90, 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +20,7 @@ pytest.importorskip("triton")
 import torch  # noqa: E402
 
 from numerics import rel_error  # noqa: E402
+from triton_child import run_child  # noqa: E402
 
 MODE = os.environ.get("TCC_TRITON_TESTS")
 interpreted = pytest.mark.skipif(MODE != "interpret", reason="runs in the interpreter child")
@@ -32,22 +30,10 @@ TOL = 1e-5
 ROUNDINGS = ("float_scale", "multiplier_shift")
 
 
-def _child(mode: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TCC_TRITON_TESTS"] = mode
-    if mode == "interpret":
-        env["TRITON_INTERPRET"] = "1"
-    return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                           str(Path(__file__).resolve())], env=env, capture_output=True,
-                          text=True, cwd=Path(__file__).parent)
-
-
 @pytest.mark.skipif(MODE is not None, reason="the parent test")
 @pytest.mark.parametrize("mode", ["interpret", "aot"])
 def test_children(mode):
-    run = _child(mode)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-    assert " passed" in run.stdout
+    run_child(__file__, "TCC_TRITON_TESTS", mode)
 
 
 # ---------------------------------------------------------------------------------------

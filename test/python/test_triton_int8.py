@@ -14,8 +14,6 @@ skip without it.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +37,8 @@ needs_tte = pytest.mark.skipif(not (TTE / "mcunet-5fps.json").is_file(),
 @pytest.mark.skipif(MODE is not None, reason="the parent test")
 @pytest.mark.parametrize("mode", ["interpret", "aot"])
 def test_children(mode):
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TCC_TRITON_INT8_TESTS"] = mode
-    if mode == "interpret":
-        env["TRITON_INTERPRET"] = "1"
-    run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                          "-rs", str(Path(__file__).resolve())], env=env, capture_output=True,
-                         text=True, cwd=Path(__file__).parent)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-    assert " passed" in run.stdout
+    from triton_child import run_child
+    run_child(__file__, "TCC_TRITON_INT8_TESTS", mode)
 
 
 # ---------------------------------------------------------------------------------------
