@@ -122,7 +122,8 @@ def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes
             if scheme is not None:
                 derive_step(module, StepOptions(
                     scheme=f"{schemes_file}#{path.stem}/{scheme}"), str(path))
-                # As `tcc --target=cortex-m7` plans it (frozen bottlenecks fused).
+                # As `tcc --target=cortex-m7` plans it (masks; bottlenecks fused only
+                # where the arena would not fit otherwise).
                 schedule_and_plan(module, TrainingOptions(target="cortex-m7"), str(path))
             forward = find_function(module, "forward")
             parameters = select_parameters(forward, imported.weights, str(path))

@@ -43,6 +43,12 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8 SGD without quantization-aware scaling")
     parser.add_argument("--budget", type=_budget, metavar="SIZE",
                         help="pick a sparse update scheme whose arena fits, e.g. 128KB")
+    parser.add_argument("--fuse-bottlenecks", choices=["auto", "always", "never"],
+                        default="auto",
+                        help="Cortex-M targets: run frozen int8 inverted bottlenecks row "
+                             "band by row band (less SRAM, more instructions): when the "
+                             "plan does not fit otherwise (auto), whenever it saves "
+                             "memory (always), or never")
 
 
 def _budget(text: str) -> int:
@@ -58,7 +64,8 @@ def _options(args) -> driver.TrainingOptions:
                                   weights=args.weights, seed=args.seed, scheme=scheme,
                                   optimizer=args.optimizer, momentum=args.momentum,
                                   qas=not args.no_qas, budget=args.budget,
-                                  target=args.target)
+                                  target=args.target,
+                                  fuse_bottlenecks=args.fuse_bottlenecks)
 
 
 def compile_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,8 @@ class TrainingOptions:
     alignment: int = 16                # of the memory plan's offsets (bytes)
     plan_time_limit: float = 2.0       # seconds for planning each function
     target: str | None = None          # Cortex-M targets also fuse frozen bottlenecks
+    fuse_bottlenecks: str = "auto"     # "auto" (when the arena does not fit otherwise),
+                                       # "always" (when it lowers the arena), "never"
 
 
 @dataclass
@@ -152,28 +154,41 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
                       filename: str | None = None) -> None:
     """Orders the training step's ops to lower its peak (--train-reorder), then plans
     the arena of the step and of the forward function (--plan-memory): the offsets
-    every code generator uses. For a Cortex-M target, frozen int8 inverted bottlenecks
-    become row-band fused ops (--train-fuse-bottleneck, which only its C kernels run)
-    when that gives a smaller arena: fusion saves memory, not instructions."""
+    every code generator uses. For a Cortex-M target, the backward pass keeps 1-bit
+    masks of the activations it only compares (--train-save-masks), and frozen int8
+    inverted bottlenecks become row-band fused ops (--train-fuse-bottleneck, which only
+    its C kernels run) per `options.fuse_bottlenecks`: fusion saves memory but costs
+    instructions, so by default only a plan that does not fit the part's SRAM fuses."""
     plan = f"alignment={options.alignment} time-limit={options.plan_time_limit}"
     passes = [f"train-reorder{{step={options.step}}}",
               f"plan-memory{{function={options.step} {plan}}}",
               f"plan-memory{{function={options.forward} {plan}}}"]
-    if options.target in cortex_m.TARGETS and _fusion_lowers_the_arena(module, passes,
-                                                                         filename):
-        passes = ["train-fuse-bottleneck"] + passes
+    if options.target in cortex_m.TARGETS:
+        run_pipeline(module, [f"train-save-masks{{function={options.step}}}"], filename)
+        if _fuse(module, passes, options, filename):
+            passes = ["train-fuse-bottleneck"] + passes
     run_pipeline(module, passes, filename)
 
 
-def _fusion_lowers_the_arena(module: ir.Module, passes: list[str],
-                             filename: str | None) -> bool:
-    """Plans copies of the module with and without --train-fuse-bottleneck."""
+def _fuse(module: ir.Module, passes: list[str], options: TrainingOptions,
+          filename: str | None) -> bool:
+    """Whether to fuse bottlenecks: plans copies of the module with and without
+    --train-fuse-bottleneck; fusion must lower the arena, and with "auto" the unfused
+    arena must not fit the target's SRAM."""
+    if options.fuse_bottlenecks not in ("auto", "always", "never"):
+        raise InputError(f"unknown bottleneck fusion mode '{options.fuse_bottlenecks}' "
+                         "(expected auto, always or never)")
+    if options.fuse_bottlenecks == "never":
+        return False
     text = module.operation.get_asm(enable_debug_info=True)
     arenas = []
     for fuse in ([], ["train-fuse-bottleneck"]):
         trial = ir.Module.parse(text, context=module.context)
         run_pipeline(trial, fuse + passes, filename)
         arenas.append(ir.IntegerAttr(trial.operation.attributes["train.arena_size"]).value)
+    if options.fuse_bottlenecks == "auto" and \
+            cortex_m.fits_ram(arenas[0], cortex_m.TARGETS[options.target]):
+        return False
     return arenas[1] < arenas[0]
 
 

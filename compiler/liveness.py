@@ -63,6 +63,7 @@ ELEMENTWISE = frozenset((
     "train.add", "train.mul", "train.relu", "train.clamp", "train.sigmoid",
     "train.hardswish", "train.gelu", "train.relu_grad", "train.clamp_grad",
     "train.sigmoid_grad", "train.hardswish_grad", "train.gelu_grad", "train.qadd",
+    "train.mask_grad",
     "arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.negf"))
 """Ops whose result element i is computed from their operands' elements i only: the
 result may overwrite an operand of its shape and size while it is computed."""

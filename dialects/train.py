@@ -330,6 +330,20 @@ def clamp_grad(grad_output, input, lo: float, hi: float, *, loc=None, ip=None) -
     return _gen.clamp_grad(grad_output, input, _f32(lo), _f32(hi), loc=loc, ip=ip)
 
 
+def clamp_mask(input, lo: float, hi: float, *, loc=None, ip=None) -> ir.Value:
+    """The 1-bit mask [lo < x < hi] of `input`, eight elements a byte (tensor<Nxi8>)."""
+    count = 1
+    for d in ir.RankedTensorType(input.type).shape:
+        count *= d
+    result = ir.RankedTensorType.get([(count + 7) // 8], ir.IntegerType.get_signless(8))
+    return _gen.clamp_mask(result, input, _f32(lo), _f32(hi), loc=loc, ip=ip)
+
+
+def mask_grad(grad_output, mask, *, loc=None, ip=None) -> ir.Value:
+    """dy where the bit of a clamp_mask is 1, else 0."""
+    return _gen.mask_grad(grad_output, mask, loc=loc, ip=ip)
+
+
 def sigmoid_grad(grad_output, output, *, loc=None, ip=None) -> ir.Value:
     """dy · y · (1 - y) from the forward output y."""
     return _gen.sigmoid_grad(grad_output, output, loc=loc, ip=ip)

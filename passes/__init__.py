@@ -18,6 +18,7 @@ _REGISTRY = {
     "plan-memory": ("tcc.passes.plan_memory", "PlanMemory"),
     "train-prune": ("tcc.passes.train_prune", "TrainPrune"),
     "train-reorder": ("tcc.passes.train_reorder", "TrainReorder"),
+    "train-save-masks": ("tcc.passes.train_save_masks", "TrainSaveMasks"),
     "train-vjp": ("tcc.passes.train_vjp", "TrainVjp"),
     "tosa-to-train": ("tcc.passes.tosa_to_train", "TosaToTrain"),
 }

@@ -29,6 +29,11 @@ The plain form (default), with named linalg ops where they exist:
   arith / math bodies evaluated in the reference's order (exact gelu and its gradient
   evaluate erf in f64, as the reference does). Reductions that sum carry
   `fastmath<reassoc>` so LLVM can vectorize them (the summation order is then LLVM's).
+- clamp_mask: a linalg.generic of i8 bits on the flattened input (zero-padded to whole
+  bytes), then a reduction over [bytes, 8] or-ing bit j << j. Its int8 (per-tensor)
+  input reaches the kernel as storage values (a quant.scast) compared with the interval
+  of storage values whose f32 real value passes, computed at compile time.
+  mask_grad: one linalg.generic over the flattened dy, the mask read at d0 floordiv 8.
 
 The packed form (option `packed`, what the CPU target compiles) differs for the
 convolutions and matmuls: groups-1 convolutions and their gradients loop over the batch
@@ -39,8 +44,8 @@ has plain row-major operands (transposes materialized), a column count padded to
 multiple of 8 or 16, and a `tcc.tile_sizes` register tile for the CPU target's transform
 schedule.
 
-int8 ops (qconv2d, ...), quant casts and layout ops on quantized tensors are not
-converted yet: an UnsupportedError names the op.
+int8 ops (qconv2d, ...), quant casts and layout ops on quantized tensors (other than
+clamp_mask's input) are not converted yet: an UnsupportedError names the op.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._mlir import ir, passmanager
-from .._mlir.dialects import func, tensor
+from .._mlir.dialects import func, quant, tensor
 from ..compiler.errors import PassError, UnsupportedError, format_location
 from ..dialects import train
 
@@ -120,15 +125,15 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
             raise UnsupportedError(f"--convert-train-to-linalg does not support '{op.name}'",
                                    format_location(op.location))
         for value in list(op.operands) + list(op.results):
-            if not _is_float_tensor(value.type) and not (
-                    op.name.startswith("train.cross_entropy") and value == op.operands[1]):
+            if not _converts(op, value):
                 raise UnsupportedError(f"--convert-train-to-linalg: '{op.name}' on "
                                        f"{value.type} (only float tensors)",
                                        format_location(op.location))
         if op.name in VIEWS:
             views.append(op)
             continue
-        kernel = _Kernel([v.type for v in op.operands], [r.type for r in op.results])
+        kernel = _Kernel([_storage_type(v.type) for v in op.operands],
+                         [r.type for r in op.results])
         kernel.packed = packed
         results = lower(kernel, op, *kernel.args)
         text = kernel.function("@KERNEL", results if isinstance(results, list) else [results])
@@ -161,7 +166,8 @@ def convert(module: ir.Module, *, packed: bool = False, inline: bool = True) -> 
         for op, symbol in calls:
             with ir.InsertionPoint(op), op.location:
                 call = func.CallOp([r.type for r in op.results],
-                                   ir.FlatSymbolRefAttr.get(symbol), list(op.operands))
+                                   ir.FlatSymbolRefAttr.get(symbol),
+                                   [_storage_value(v) for v in op.operands])
             for old, new in zip(op.results, call.results):
                 old.replace_all_uses_with(new)
             op.erase()
@@ -246,6 +252,50 @@ def _reassociation(long: list, short: list) -> list | None:
 def _is_float_tensor(type_: ir.Type) -> bool:
     return (isinstance(type_, ir.RankedTensorType)
             and str(ir.RankedTensorType(type_).element_type) in _FLOATS)
+
+
+def _converts(op, value) -> bool:
+    """Whether the conversion takes `value` of `op`: a float tensor, the labels of a
+    cross entropy, the i8 mask of clamp_mask / mask_grad, the per-tensor int8 input of
+    clamp_mask."""
+    if _is_float_tensor(value.type):
+        return True
+    if op.name.startswith("train.cross_entropy"):
+        return value == op.operands[1]
+    if op.name == "train.mask_grad":
+        return value == op.operands[1]
+    if op.name == "train.clamp_mask":
+        return value == op.results[0] or _int8_per_tensor(value.type) is not None
+    return False
+
+
+def _int8_per_tensor(type_: ir.Type):
+    """The !quant.uniform element type of a tensor of per-tensor signed int8 values, or
+    None."""
+    element = ir.RankedTensorType(type_).element_type
+    if isinstance(element, quant.UniformQuantizedType) and element.is_signed and \
+            ir.IntegerType(element.storage_type).width == 8:
+        return element
+    return None
+
+
+def _storage_type(type_: ir.Type) -> ir.Type:
+    """A kernel's operand type: a quantized tensor's storage integer tensor, else the
+    type itself."""
+    element = ir.RankedTensorType(type_).element_type
+    if not isinstance(element, quant.QuantizedType):
+        return type_
+    return ir.RankedTensorType.get(ir.RankedTensorType(type_).shape, element.storage_type,
+                                   loc=ir.Location.unknown(type_.context))
+
+
+def _storage_value(value: ir.Value) -> ir.Value:
+    """A kernel's operand: a quantized tensor's storage values (a quant.scast, which
+    canonicalization cancels against a quant.scast that made the quantized tensor)."""
+    storage = _storage_type(value.type)
+    if storage == value.type:
+        return value
+    return ir.Operation.create("quant.scast", results=[storage], operands=[value]).result
 
 
 # ---------------------------------------------------------------------------------------
@@ -1107,6 +1157,75 @@ def _clamp_grad(k: _Kernel, op, dy, x):
         inside = k.emit(f"arith.andi {above}, {below} : i1")
         return k.select(inside, g, k.const(0.0, e), e)
     return k.elementwise([dy, x], body)
+
+
+@_lowering("clamp_mask")
+def _clamp_mask(k: _Kernel, op, x):
+    """One bit [lo < x_i < hi] per element, eight a byte (least significant first): the
+    bits of the flattened input (zero-padded to whole bytes) as [bytes, 8], each row
+    reduced by or-ing bit j shifted left by j."""
+    count = int(np.prod(x.shape))
+    size = -(-count // 8)
+    inside = _mask_predicate(k, op, x.elem)
+    flat = k.reshape(x, [count])
+    bits = k.elementwise([flat], lambda v: k.emit(f"arith.extui {inside(v)} : i1 to i8"),
+                         elem="i8")
+    if size * 8 != count:
+        bits = k.insert_slice(bits, k.full([size * 8], "i8", 0), [0])
+    rows = k.expand(bits, [[0, 1]], [size, 8])
+
+    def pack(a):
+        shift = k.emit(f"arith.index_cast {k.emit('linalg.index 1 : index')} : index to i8")
+        return [k.emit(f"arith.ori {k.emit(f'arith.shli {a[0]}, {shift} : i8')}, {a[1]} : i8")]
+    (mask,) = k.generic([rows], [k.full([size], "i8", 0)], [_identity(2), _map(2, ["d0"])],
+                        ["parallel", "reduction"], pack)
+    return mask
+
+
+def _mask_predicate(k: _Kernel, op, elem: str):
+    """v -> the i1 [lo < v < hi] of an element of clamp_mask's input. An int8 input is
+    compared as a storage value: qa <= q <= qb, the interval of the storage values whose
+    f32 real value (as quant.dcast rounds it) lies strictly inside the bounds (dequantize
+    is increasing, so they are an interval; an empty one has qa > qb)."""
+    lo, hi = _f32(op, "min"), _f32(op, "max")
+    if elem in _FLOATS:
+        def inside(v):
+            above = k.cmpf("ogt", v, k.const(lo, elem), elem)
+            below = k.cmpf("olt", v, k.const(hi, elem), elem)
+            return k.emit(f"arith.andi {above}, {below} : i1")
+        return inside
+    from ..runtime.quantized_ops import mask_interval
+    element = _int8_per_tensor(op.operands[0].type)
+    qa, qb = mask_interval(scale=element.scale, zp=element.zero_point, qmin=-128, qmax=127,
+                           lo=lo, hi=hi)
+
+    def inside_storage(q):
+        above = k.emit(f"arith.cmpi sge, {q}, {k.emit(f'arith.constant {qa} : i8')} : i8")
+        below = k.emit(f"arith.cmpi sle, {q}, {k.emit(f'arith.constant {qb} : i8')} : i8")
+        return k.emit(f"arith.andi {above}, {below} : i1")
+    return inside_storage
+
+
+@_lowering("mask_grad")
+def _mask_grad(k: _Kernel, op, dy, mask):
+    """dx_i = dy_i where bit i % 8 of mask byte i / 8 is 1, else 0: one linalg.generic
+    over the flattened dy reading the byte of each element (map d0 floordiv 8)."""
+    e = dy.elem
+    count = int(np.prod(dy.shape))
+    flat = k.reshape(dy, [count])
+
+    def body(a):
+        position = k.emit(f"arith.remui {k.emit('linalg.index 0 : index')}, "
+                          f"{k.index_const(8)} : index")
+        shift = k.emit(f"arith.index_cast {position} : index to i8")
+        bit = k.emit(f"arith.andi {k.emit(f'arith.shrui {a[1]}, {shift} : i8')}, "
+                     f"{k.emit('arith.constant 1 : i8')} : i8")
+        hit = k.emit(f"arith.cmpi ne, {bit}, {k.emit('arith.constant 0 : i8')} : i8")
+        return [k.select(hit, a[0], k.const(0.0, e), e)]
+    (dx,) = k.generic([flat, mask], [k.empty([count], e)],
+                      [_identity(1), _map(1, ["d0 floordiv 8"]), _identity(1)],
+                      ["parallel"], body)
+    return k.reshape(dx, dy.shape)
 
 
 @_lowering("sigmoid_grad")

@@ -140,6 +140,7 @@ _KWARGS: dict[str, Callable] = {
         "count_include_pad": "count_include_pad" in op.attributes},
     "train.max_pool2d_grad": _pool,
     "train.clamp_grad": lambda op: {"min": _f32(op, "min"), "max": _f32(op, "max")},
+    "train.clamp_mask": lambda op: {"min": _f32(op, "min"), "max": _f32(op, "max")},
     "train.gelu_grad": lambda op: {"tanh": "tanh" in op.attributes},
     "train.softmax_grad": lambda op: {"axis": _i64(op, "axis")},
     "train.layer_norm_grad_input": lambda op: {"epsilon": _f32(op, "epsilon")},

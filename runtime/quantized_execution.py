@@ -20,6 +20,7 @@ from .._mlir.dialects import quant
 from ..compiler.errors import UnsupportedError, format_location
 from ..dialects import train
 from . import quantized_ops as qo
+from . import reference_ops as ref
 from . import quantized_training as qt
 
 
@@ -222,7 +223,20 @@ def _qsgd(op, args):
     return [updated.astype(np.dtype(f"i{ir.IntegerType(element).width // 8}"), copy=False)]
 
 
+def _clamp_mask(op, args):
+    """train.clamp_mask: of an int8 tensor, the mask of its real values as quant.dcast
+    rounds them (of a float tensor, the reference op)."""
+    attrs = op.attributes
+    bounds = dict(min=ir.FloatAttr(attrs["min"]).value, max=ir.FloatAttr(attrs["max"]).value)
+    element = _element_type(op.operands[0])
+    x = args[0]
+    if isinstance(element, quant.QuantizedType):
+        x = qo.dequantize(x, **_quant_params(op, element))
+    return [ref.clamp_mask(x, **bounds)]
+
+
 EXECUTORS: dict[str, Callable[[object, list], list]] = {
+    "train.clamp_mask": _clamp_mask,
     "train.qconv2d": _qconv2d,
     "train.qbottleneck": _qbottleneck,
     "train.qlinear": _qlinear,

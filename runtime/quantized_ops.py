@@ -49,7 +49,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
-    "ROUNDINGS", "quantize", "dequantize", "quantize_multiplier",
+    "ROUNDINGS", "quantize", "dequantize", "mask_interval", "quantize_multiplier",
     "quantize_multiplier_smaller_than_one_exp", "saturating_rounding_doubling_high_mul",
     "rounding_divide_by_pot", "multiply_by_quantized_multiplier", "round_half_even",
     "requantize", "wrap_int32", "conv_accumulate", "qconv2d", "qlinear", "qadd",
@@ -147,6 +147,18 @@ def dequantize(q, *, scale, zp, axis: int | None = None, dtype=np.float32) -> np
     q = _int_array("q", q).astype(np.int64)
     scale, zp = _per_axis(q.ndim, axis, scale, zp)
     return ((q - zp) * scale).astype(dtype)
+
+
+def mask_interval(*, scale, zp, qmin: int, qmax: int, lo: float, hi: float) -> tuple[int, int]:
+    """The storage values q in [qmin, qmax] whose real value passes lo < dequantize(q) <
+    hi (f32 comparison, as train.clamp_mask), as an interval [qa, qb]: dequantize is
+    monotone in q. An empty set gives qa > qb."""
+    q = np.arange(qmin, qmax + 1, dtype=np.int64)
+    real = dequantize(q, scale=scale, zp=zp)
+    passing = q[(real > np.float32(lo)) & (real < np.float32(hi))]
+    if not passing.size:
+        return 0, -1
+    return int(passing.min()), int(passing.max())
 
 
 def _per_axis(ndim: int, axis: int | None, scale, zp):

@@ -29,7 +29,7 @@ __all__ = [
     "conv2d_grad_input", "conv2d_grad_weight", "relu_grad",
     "cross_entropy_grad", "sgd",
     "sum_to", "slice", "pad_to", "avg_pool2d_grad", "max_pool2d_grad", "clamp_grad",
-    "sigmoid_grad", "hardswish_grad", "gelu_grad", "softmax_grad",
+    "clamp_mask", "mask_grad", "sigmoid_grad", "hardswish_grad", "gelu_grad", "softmax_grad",
     "layer_norm_grad_input", "mse_grad", "sgd_momentum", "OPS",
 ]
 
@@ -691,6 +691,27 @@ def clamp_grad(dy, x, *, min, max):
     return np.where(inside, dy, dy.dtype.type(0))
 
 
+def clamp_mask(x, *, min, max):
+    """One bit per element of x, [min < x < max], packed eight a byte (least significant
+    bit first, row-major order; the bits past x.size are 0): what clamp_grad compares."""
+    x = _float_array("x", x)
+    if not min <= max:
+        raise ValueError(f"clamp_mask: min {min!r} must not exceed max {max!r}")
+    inside = (x > x.dtype.type(min)) & (x < x.dtype.type(max))
+    return np.packbits(inside.reshape(-1), bitorder="little").view(np.int8)
+
+
+def mask_grad(dy, mask):
+    """dx = dy where the bit of element i in `mask` (a clamp_mask) is 1, else 0."""
+    dy = _float_array("dy", dy)
+    mask = np.asarray(mask)
+    if mask.ndim != 1 or mask.size != (dy.size + 7) // 8:
+        raise ValueError(f"mask_grad: a mask of {(dy.size + 7) // 8} bytes is needed for "
+                         f"{dy.size} elements, got shape {list(mask.shape)}")
+    bits = np.unpackbits(mask.view(np.uint8), count=dy.size, bitorder="little")
+    return np.where(bits.reshape(dy.shape).astype(bool), dy, dy.dtype.type(0))
+
+
 def sigmoid_grad(dy, y):
     """Input gradient of sigmoid from its output y: dx = dy * (1 - y) * y."""
     dy, y = _grad_pair("sigmoid_grad", dy, y, "y")
@@ -802,6 +823,6 @@ OPS: dict[str, Callable] = {
                conv2d_grad_input, conv2d_grad_weight, relu_grad,
                cross_entropy_grad, sgd,
                sum_to, slice, pad_to, avg_pool2d_grad, max_pool2d_grad, clamp_grad,
-               sigmoid_grad, hardswish_grad, gelu_grad, softmax_grad,
+               clamp_mask, mask_grad, sigmoid_grad, hardswish_grad, gelu_grad, softmax_grad,
                layer_norm_grad_input, mse_grad, sgd_momentum)
 }

@@ -23,6 +23,7 @@ from ..._mlir import ir
 from ..._mlir.dialects import func, quant
 from ...dialects import train
 from ...runtime import quantized_training
+from ...runtime.quantized_ops import mask_interval
 from ..errors import UnsupportedError, format_location
 from ..source import find_function
 from .c_expressions import (C_TYPES, c_float, c_identifier, c_ints, conv_params, dims,
@@ -229,6 +230,22 @@ def _pad_to(op, a, r):
             f"  tcc_pad_to_f32({a[0]}, {r}, {len(shape)}, shape, offsets, sizes);", "}"]
 
 
+def _clamp_mask(op, a, r):
+    count = size(op.operands[0])
+    lo, hi = _float(op, "min"), _float(op, "max")
+    element = ir.RankedTensorType(op.operands[0].type).element_type
+    if not isinstance(element, quant.UniformQuantizedType):
+        return [f"tcc_clamp_mask_f32({a[0]}, {r}, {c_float(lo)}, {c_float(hi)}, {count});"]
+    qa, qb = mask_interval(scale=element.scale, zp=element.zero_point,
+                           qmin=element.storage_type_min, qmax=element.storage_type_max,
+                           lo=lo, hi=hi)
+    return [f"tcc_clamp_mask_s8({a[0]}, {r}, {qa}, {qb}, {count});"]
+
+
+def _mask_grad(op, a, r):
+    return [f"tcc_mask_grad_f32({a[0]}, {a[1]}, {r}, {size(op.results[0])});"]
+
+
 KERNELS: dict[str, Callable] = {
     "train.linear": _linear,
     "train.conv2d": _conv("tcc_conv2d_w_f32", 0, 1, -1, with_bias=True),
@@ -239,6 +256,8 @@ KERNELS: dict[str, Callable] = {
     "train.relu_grad": _elementwise("tcc_relu_grad_f32"),
     "train.clamp": _elementwise("tcc_clamp_f32", "min", "max"),
     "train.clamp_grad": _elementwise("tcc_clamp_grad_f32", "min", "max"),
+    "train.clamp_mask": _clamp_mask,
+    "train.mask_grad": _mask_grad,
     "train.hardswish": _elementwise("tcc_hardswish_f32"),
     "train.hardswish_grad": _elementwise("tcc_hardswish_grad_f32"),
     "train.sigmoid": _elementwise("tcc_sigmoid_f32"),

@@ -67,12 +67,17 @@ def prepare_output_dir(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def fits_ram(arena_bytes: int, target: CortexMTarget) -> bool:
+    """Whether an arena of this size and the run time fit the part's SRAM."""
+    return arena_bytes + RUNTIME_RAM_BYTES <= target.ram_bytes
+
+
 def check_fits(report: dict, target: CortexMTarget) -> None:
     """Refuses a model whose arena and run time exceed the part's SRAM, or whose
     parameters exceed its flash (the linker then catches what is left: code)."""
     arena = report["arena_bytes"]
     ram = arena + RUNTIME_RAM_BYTES
-    if ram > target.ram_bytes:
+    if not fits_ram(arena, target):
         raise InputError(f"the model does not fit the {target.name}'s SRAM: it needs at "
                          f"least {ram:,} B (arena {arena:,} B + stack, heap and C library "
                          f"{RUNTIME_RAM_BYTES:,} B), {target.ram_bytes:,} B available")

@@ -7,14 +7,14 @@ plan keeps out of the arena (frozen parameters, constants of frozen parameters, 
 partial-channel slice, a dequantized parameter, a zero-padded gradient) and values the
 plan sizes below their type (a partial-channel parameter and its update: the arena
 holds their trained slice only) get their own tensors, allocated once. int8 values run
-in the kernels of kernels/triton/quantized.py (its KWARGS read their quantization from
-the op's types) and in the layout ops. It then walks each
-function once into a launch list — kernel wrapper, operand slots, attributes, result
-slots — fusing op chains that kernels/triton `FUSED` covers where the intermediate
-value has one use, is not returned and fusing moves no read past a write of its
-storage. A call copies the arguments into their slots, runs the list and returns
-copies of the results (the arena is reused by the next call); Triton caches the
-compiled kernels. Without CUDA, tensors stay on the CPU and the kernels need
+in the kernels of kernels/triton/quantized.py (the package's KWARGS read their
+quantization from the op's types), in the layout ops and in train.clamp_mask. It then
+walks each function once into a launch list — kernel wrapper, operand slots,
+attributes, result slots — fusing op chains that kernels/triton `FUSED` covers where
+the intermediate value has one use, is not returned and fusing moves no read past a
+write of its storage. A call copies the arguments into their slots, runs the list
+and returns copies of the results (the arena is reused by the next call); Triton
+caches the compiled kernels. Without CUDA, tensors stay on the CPU and the kernels need
 TRITON_INTERPRET=1 (set before triton is imported).
 """
 
@@ -31,9 +31,11 @@ from ..errors import InputError, UnsupportedError, format_location
 from ..source import find_function
 
 
-# Ops whose kernels move or compare int8 storage values without rescaling them.
+# Ops whose kernels move or compare int8 storage values without rescaling them
+# (train.clamp_mask compares them with the interval of storage values that pass).
 INT8_LAYOUT_OPS = frozenset({"train.reshape", "train.transpose", "train.concat", "train.slice",
-                             "train.pad_to", "train.max_pool2d", "train.clamp"})
+                             "train.pad_to", "train.max_pool2d", "train.clamp",
+                             "train.clamp_mask"})
 
 
 @dataclass
@@ -110,7 +112,7 @@ class GpuExecutor:
         torch = _torch()
         from ...kernels import triton as kernels
         self.device = _device(device)
-        self.ops, self.fused = kernels.OPS, kernels.FUSED
+        self.ops, self.fused, self.keywords = kernels.OPS, kernels.FUSED, kernels.KWARGS
         for name in names:
             ensure_plan(module, name)
         size = ir.IntegerAttr(module.operation.attributes["train.arena_size"]).value
@@ -139,12 +141,11 @@ class GpuExecutor:
         return tensor, ("own", self.allocations)
 
     def _compile(self, function: func.FuncOp) -> Program:
-        from ...kernels.triton import quantized
         from ...passes.plan_memory import value_offsets
         from ...runtime.interpreter import _KWARGS
         from ..liveness import Program as Lifetimes
         # The int8 kernels read their scales and zero points from the op's types.
-        keywords = {**_KWARGS, **quantized.KWARGS}
+        keywords = {**_KWARGS, **self.keywords}
         name = function.sym_name.value
         offsets = iter(value_offsets(function))
         # Bytes the plan gives each value (the memory model --plan-memory uses).

@@ -866,6 +866,30 @@ LogicalResult ClampGradOp::verify() {
   return verifyClampBounds(*this, getMin(), getMax());
 }
 
+/// Checks that `mask` has one bit per element of `tensor`: ceil(numel / 8) bytes.
+static LogicalResult verifyMaskBytes(Operation *op, Value tensor, Value mask) {
+  int64_t elements = tensorType(tensor).getNumElements();
+  int64_t bytes = tensorType(mask).getDimSize(0);
+  if (bytes != (elements + 7) / 8)
+    return op->emitOpError() << "expected a mask of " << (elements + 7) / 8
+                             << " bytes (one bit per element of " << elements
+                             << "), got " << bytes;
+  return success();
+}
+
+LogicalResult ClampMaskOp::verify() {
+  if (failed(expectStaticShapes(*this)) ||
+      failed(verifyClampBounds(*this, getMin(), getMax())))
+    return failure();
+  return verifyMaskBytes(*this, getInput(), getResult());
+}
+
+LogicalResult MaskGradOp::verify() {
+  if (failed(expectStaticShapes(*this)))
+    return failure();
+  return verifyMaskBytes(*this, getGradOutput(), getMask());
+}
+
 LogicalResult SoftmaxGradOp::verify() {
   return expectAxis(*this, getAxis(), tensorType(getOutput()).getRank());
 }

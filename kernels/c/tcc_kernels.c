@@ -693,6 +693,36 @@ void tcc_clamp_grad_f32(const float *dy, const float *x, float *dx, float lo, fl
   for (int32_t i = 0; i < size; ++i) dx[i] = x[i] > lo && x[i] < hi ? dy[i] : 0.0f;
 }
 
+/* 1-bit masks (train.clamp_mask): bit i % 8 of byte i / 8, least significant first. */
+void tcc_clamp_mask_f32(const float *x, int8_t *mask, float lo, float hi, int32_t size) {
+  for (int32_t byte = 0; byte < (size + 7) / 8; ++byte) {
+    uint32_t bits = 0;
+    for (int32_t bit = 0; bit < 8 && byte * 8 + bit < size; ++bit) {
+      const float v = x[byte * 8 + bit];
+      bits |= (uint32_t)(v > lo && v < hi) << bit;
+    }
+    mask[byte] = (int8_t)bits;
+  }
+}
+
+/* Of int8 storage values: the compiler turned lo < s·(q - z) < hi into qa <= q <= qb. */
+void tcc_clamp_mask_s8(const int8_t *q, int8_t *mask, int32_t qa, int32_t qb, int32_t size) {
+  for (int32_t byte = 0; byte < (size + 7) / 8; ++byte) {
+    uint32_t bits = 0;
+    for (int32_t bit = 0; bit < 8 && byte * 8 + bit < size; ++bit) {
+      const int32_t v = q[byte * 8 + bit];
+      bits |= (uint32_t)(v >= qa && v <= qb) << bit;
+    }
+    mask[byte] = (int8_t)bits;
+  }
+}
+
+/* dx = dy where the mask bit is 1, else 0 (dx may be dy). */
+void tcc_mask_grad_f32(const float *dy, const int8_t *mask, float *dx, int32_t size) {
+  for (int32_t i = 0; i < size; ++i)
+    dx[i] = ((uint8_t)mask[i >> 3] >> (i & 7)) & 1u ? dy[i] : 0.0f;
+}
+
 void tcc_hardswish_f32(const float *x, float *y, int32_t size) {
   for (int32_t i = 0; i < size; ++i) {
     const float v = x[i];

@@ -182,6 +182,10 @@ void tcc_clamp_f32(const float *x, float *y, float lo, float hi, int32_t size);
 /* dx[i] = lo < x[i] < hi ? dy[i] : 0 (x: clamp's input). */
 void tcc_clamp_grad_f32(const float *dy, const float *x, float *dx, float lo, float hi,
                         int32_t size);
+/* 1-bit masks of train.clamp_mask (bit i % 8 of byte i / 8) and train.mask_grad. */
+void tcc_clamp_mask_f32(const float *x, int8_t *mask, float lo, float hi, int32_t size);
+void tcc_clamp_mask_s8(const int8_t *q, int8_t *mask, int32_t qa, int32_t qb, int32_t size);
+void tcc_mask_grad_f32(const float *dy, const int8_t *mask, float *dx, int32_t size);
 
 /* y = x * min(max(x + 3, 0), 6) / 6. */
 void tcc_hardswish_f32(const float *x, float *y, int32_t size);

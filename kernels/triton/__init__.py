@@ -1,9 +1,11 @@
 """Triton kernels for the train dialect's ops: the GPU target's kernel library.
 
 Each module exports `OPS` (op name -> a wrapper taking the reference function's
-arguments plus `out=`), `FUSED` (op-name chain -> a fused wrapper) and `AOT_CASES`
-((jit function, signature, constexprs) triples that compile ahead of time). This
-package merges them: `OPS`, `FUSED`, and `KERNELS`, every AOT case with its signature
+arguments plus `out=`), `FUSED` (op-name chain -> a fused wrapper), `AOT_CASES`
+((jit function, signature, constexprs) triples that compile ahead of time) and, where
+a wrapper takes keywords the interpreter's do not give (an int8 operand's
+quantization), `KWARGS` (op name -> function of the MLIR op giving them). This package
+merges them: `OPS`, `FUSED`, `KWARGS`, and `KERNELS`, every AOT case with its signature
 in the kernel's argument order.
 
 Run with TRITON_INTERPRET=1 (set before triton is imported) to execute the kernels on
@@ -16,7 +18,7 @@ import importlib
 from typing import Callable
 
 MODULES = ("elementwise", "layout", "reduce", "pool", "norm", "loss", "optim",
-           "matmul", "conv", "quantized")
+           "matmul", "conv", "quantized", "mask")
 
 
 def _load(name: str):
@@ -41,6 +43,7 @@ def _ordered(fn, signature: dict) -> dict:
 
 OPS: dict[str, Callable] = {}
 FUSED: dict[tuple[str, ...], Callable] = {}
+KWARGS: dict[str, Callable] = {}
 KERNELS: list[tuple] = []
 LOADED: list[str] = []
 
@@ -51,6 +54,7 @@ for _name in MODULES:
     LOADED.append(_name)
     OPS.update(getattr(_module, "OPS", {}))
     FUSED.update(getattr(_module, "FUSED", {}))
+    KWARGS.update(getattr(_module, "KWARGS", {}))
     for _fn, _signature, _constexprs in getattr(_module, "AOT_CASES", ()):
         KERNELS.append((_fn, _ordered(_fn, _signature), dict(_constexprs)))
 del _name, _module

@@ -281,7 +281,7 @@ def test_zoo_train_step_equals_interpreter(zoo, kernel_objects, file, scheme, op
     import torch
     net, input_shape, text, weights = zoo.zoo_model(file)
     module, _ = zoo.compile_step(text, scheme, optimizer)
-    schedule_and_plan(module, TrainingOptions())
+    schedule_and_plan(module, TrainingOptions(target="cortex-m7"))
     forward = find_function(module, "forward")
     parameters = {i: weights[train.arg_name(forward, i)]
                   for i in range(len(forward.entry_block.arguments))
@@ -329,7 +329,7 @@ def tte_model(name: str, directory: Path) -> Trainable:
     imported = import_tte(path, num_classes=10, rounding="multiplier_shift")
     scheme = f"{TTE_DIR / 'schemes.json'}#{name}/{TTE_SCHEMES[name]}"
     derive_step(imported.module, StepOptions(scheme=scheme), str(path))
-    schedule_and_plan(imported.module, TrainingOptions())
+    schedule_and_plan(imported.module, TrainingOptions(target="cortex-m7"))
     forward = find_function(imported.module, "forward")
     return Trainable(imported.module, select_parameters(forward, imported.weights, str(path)),
                      directory)

@@ -417,22 +417,29 @@ def test_mcunet_fused_forward_host_build_equals_interpreter(tmp_path):
 
 
 @requires_models
-@pytest.mark.parametrize("name, fused", [("mcunet-5fps", False), ("mbv2-w0.35", True)])
-def test_cortex_m_fuses_only_when_the_arena_shrinks(name, fused, tmp_path):
-    """`tcc --target=cortex-m7` plans with and without fusion and keeps fusion only
-    where it lowers the arena: MobileNetV2's 49kb peak is in its early blocks, MCUNet's
-    in its backward (where fusion would only cost instructions)."""
+@pytest.mark.parametrize("name", ["mcunet-5fps", "mbv2-w0.35"])
+def test_cortex_m_fuses_when_the_plan_does_not_fit_otherwise(name, tmp_path, monkeypatch):
+    """`tcc --target=cortex-m7` fuses frozen bottlenecks (fewer bytes, more instructions)
+    only when the unfused arena does not fit the part's SRAM (--fuse-bottlenecks auto);
+    `always` fuses whenever that lowers the arena, `never` never does."""
     from tcc.compiler import driver
     from tcc.compiler.frontends.tte import import_tte
     path = tmp_path / f"{name}.mlir"
     import_tte(TTE_DIR / f"{name}.json", num_classes=10).write(path)
-    options = dict(scheme=f"{TTE_DIR / 'schemes.json'}#{name}/49kb")
-    plain = driver.prepare(path, driver.TrainingOptions(**options))
-    chosen = driver.prepare(path, driver.TrainingOptions(**options, target="cortex-m7"))
+    options = dict(scheme=f"{TTE_DIR / 'schemes.json'}#{name}/49kb", target="cortex-m7")
 
-    def arena(model):
-        return int(str(model.module.operation.attributes["train.arena_size"]).split()[0])
+    def compiled(mode):
+        model = driver.prepare(path, driver.TrainingOptions(**options, fuse_bottlenecks=mode))
+        step = find_function(model.module, "train_step")
+        fused = any(op.name == "train.qbottleneck" for op in step.entry_block.operations)
+        return int(str(model.module.operation.attributes["train.arena_size"]).split()[0]), fused
 
-    ops = [op.name for op in find_function(chosen.module, "train_step").entry_block.operations]
-    assert ("train.qbottleneck" in ops) == fused
-    assert (arena(chosen) < arena(plain)) == fused and arena(chosen) <= arena(plain)
+    never, always, auto = compiled("never"), compiled("always"), compiled("auto")
+    assert not never[1] and always[1] and always[0] < never[0]
+    assert cortex_m.fits_ram(never[0], cortex_m.TARGETS["cortex-m7"])
+    assert auto == never
+    # A part whose SRAM is one byte short of the unfused plan: auto fuses.
+    small = replace(cortex_m.TARGETS["cortex-m7"],
+                    ram_bytes=never[0] + cortex_m.RUNTIME_RAM_BYTES - 1)
+    monkeypatch.setitem(cortex_m.TARGETS, "cortex-m7", small)
+    assert compiled("auto") == always

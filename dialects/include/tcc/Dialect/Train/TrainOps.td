@@ -664,6 +664,48 @@ def Train_ClampGradOp : Train_Op<"clamp_grad", [Pure, SameOperandsAndResultType]
   let hasVerifier = 1;
 }
 
+def Train_ClampMaskOp : Train_Op<"clamp_mask", [Pure]> {
+  let summary = "1-bit mask [min < x < max] of a tensor, eight elements a byte";
+  let description = [{
+    Bit i % 8 (least significant first) of byte i / 8 is 1 exactly when
+    min < x_i < max, with x_i the i-th element of `input` in row-major order
+    (its real value s · (q - z) for an int8 tensor, rounded to f32 as
+    `quant.dcast` rounds it). The result has ceil(numel / 8) bytes; the bits
+    past numel are 0. What the backward pass keeps of an activation it reads
+    only to mask a gradient (`train.mask_grad`): an eighth of an int8 tensor.
+
+    ```mlir
+    %m = train.clamp_mask %y min 0.000000e+00 max 6.000000e+00
+        : tensor<1x8x4x4x!quant.uniform<i8:f32, 0.1:-128>> -> tensor<16xi8>
+    ```
+  }];
+  let arguments = (ins Train_FloatOrQTensor:$input, F32Attr:$min, F32Attr:$max);
+  let results = (outs 1DTensorOf<[I8]>:$result);
+  let assemblyFormat = [{
+    $input `min` $min `max` $max attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Train_MaskGradOp : Train_Op<"mask_grad",
+    [Pure, AllTypesMatch<["grad_output", "result"]>]> {
+  let summary = "dx = dy where the bit of a train.clamp_mask is 1, else 0";
+  let description = [{
+    `train.clamp_grad %dy, %x` with the comparison already made:
+    mask_grad(dy, clamp_mask(x, min, max)) = clamp_grad(dy, x, min, max).
+
+    ```mlir
+    %dx = train.mask_grad %dy, %m : tensor<1x8x4x4xf32>, tensor<16xi8>
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$grad_output, 1DTensorOf<[I8]>:$mask);
+  let results = (outs Train_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad_output `,` $mask attr-dict `:` type($grad_output) `,` type($mask)
+  }];
+  let hasVerifier = 1;
+}
+
 def Train_SigmoidGradOp : Train_Op<"sigmoid_grad", [Pure, SameOperandsAndResultType]> {
   let summary = "gradient of sigmoid from its output: dx = dy · y · (1 - y)";
   let arguments = (ins Train_FloatTensor:$grad_output, Train_FloatTensor:$output);
