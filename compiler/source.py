@@ -49,6 +49,13 @@ def load_module(path: str | Path, context: ir.Context) -> ir.Module:
         raise diagnostics_error(error, str(path)) from None
 
 
+def defined_functions(module: ir.Module, name: str = "") -> list[func.FuncOp]:
+    """The functions of `module` that have a body: all of them, or @name only."""
+    return [op for op in module.body.operations
+            if isinstance(op, func.FuncOp) and len(op.regions[0].blocks)
+            and (not name or op.sym_name.value == name)]
+
+
 def find_function(module: ir.Module, name: str) -> func.FuncOp:
     """The function @name of `module`; the error lists the functions there are."""
     for op in module.body.operations:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from .._mlir import ir
 from .._mlir.dialects import func
+from ..compiler.source import defined_functions
 from ..dialects import train
 
 
@@ -38,11 +39,7 @@ class TrainFuseBottleneck:
     function: str = ""
 
     def run(self, module: ir.Module) -> None:
-        for op in module.body.operations:
-            if not isinstance(op, func.FuncOp) or not len(op.regions[0].blocks):
-                continue
-            if self.function and op.sym_name.value != self.function:
-                continue
+        for op in defined_functions(module, self.function):
             fuse_function(op)
 
 
