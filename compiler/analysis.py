@@ -266,9 +266,11 @@ class StepOptions:
     qas: bool | None = None
     forward: str = "forward"
     step: str = "train_step"
+    memory_passes: tuple[str, ...] = ()   # run after prune (the Cortex-M pipeline's)
 
     def pipeline(self) -> list[str]:
-        """The autodiff + prune pipeline (a scheme given as a file)."""
+        """The autodiff + prune pipeline (a scheme given as a file), then
+        `memory_passes`."""
         options = [f"forward={self.forward}", f"step={self.step}"]
         if isinstance(self.scheme, (str, Path)) and str(self.scheme):
             options.append(f'scheme="{self.scheme}"')
@@ -279,7 +281,8 @@ class StepOptions:
                                else f"{key}={value}")
         if self.qas is not None:
             options.append(f"qas={'true' if self.qas else 'false'}")
-        return ["train-autodiff{" + " ".join(options) + "}", f"train-prune{{step={self.step}}}"]
+        return ["train-autodiff{" + " ".join(options) + "}", f"train-prune{{step={self.step}}}",
+                *self.memory_passes]
 
 
 def derive_step(module: ir.Module, options: StepOptions, filename: str | None = None) -> None:

@@ -126,7 +126,8 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
     step = StepOptions(scheme=options.scheme, optimizer=options.optimizer, lr=options.lr,
                        momentum=options.momentum if options.optimizer == "momentum" else None,
                        weight_decay=options.weight_decay, qas=options.qas,
-                       forward=options.forward, step=options.step)
+                       forward=options.forward, step=options.step,
+                       memory_passes=_memory_passes(options))
     if options.budget is not None:
         if options.scheme:
             raise InputError("give either --scheme or --budget, not both")
@@ -148,6 +149,17 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
     else:
         parameters = default_parameters(forward, options.seed)
     return TrainableModel(module, parameters, options, context, notes)
+
+
+def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
+    """What a Cortex-M target runs on the step before reordering: 1-bit masks, and,
+    under a --budget (which the scheme search measures with them), fused bottlenecks
+    unless fusion is off."""
+    if options.target not in cortex_m.TARGETS:
+        return ()
+    fuse = options.budget is not None and options.fuse_bottlenecks != "never"
+    return (f"train-save-masks{{function={options.step}}}",) + \
+        (("train-fuse-bottleneck",) if fuse else ())
 
 
 def schedule_and_plan(module: ir.Module, options: TrainingOptions,

@@ -223,3 +223,19 @@ def test_mcunet_nothing_fits():
     with pytest.raises(BudgetError, match=r"nothing trainable fits in 16 KB: the smallest "
                        r"scheme \(classifier bias only\) needs"):
         choose_scheme(_mcunet().module, "16KB")
+
+
+@needs_tte
+def test_mcunet_cortex_m_budget_counts_masks_and_fusion(tmp_path):
+    """For a Cortex-M target the search measures the pipeline the target compiles (1-bit
+    masks, fused bottlenecks): 160 KB trains MCUNet-5FPS, which the plain step (its
+    forward alone needs more) cannot, and the compiled arena is within the budget."""
+    from tcc.compiler import driver
+    path = tmp_path / "mcunet.mlir"
+    _mcunet().write(path)
+    with pytest.raises(BudgetError, match="nothing trainable fits in 160 KB"):
+        choose_scheme(_mcunet().module, "160KB")
+    model = driver.prepare(path, driver.TrainingOptions(budget=160 * KB, target="cortex-m7"))
+    arena = int(str(model.module.operation.attributes["train.arena_size"]).split()[0])
+    assert arena <= 160 * KB
+    assert any("classifier" in note for note in model.notes)
