@@ -693,34 +693,51 @@ void tcc_clamp_grad_f32(const float *dy, const float *x, float *dx, float lo, fl
   for (int32_t i = 0; i < size; ++i) dx[i] = x[i] > lo && x[i] < hi ? dy[i] : 0.0f;
 }
 
-/* 1-bit masks (train.clamp_mask): bit i % 8 of byte i / 8, least significant first. */
+/* 1-bit masks (train.clamp_mask): bit i % 8 of byte i / 8, least significant first.
+ * Whole bytes first (eight elements, unrolled), then the tail; bits past size are 0. */
+#define TCC_MASK_BYTES(inside)                                                     \
+  do {                                                                             \
+    int32_t byte = 0;                                                              \
+    for (; byte < size / 8; ++byte) {                                              \
+      const int32_t i = byte * 8;                                                  \
+      mask[byte] = (int8_t)(inside(i) | inside(i + 1) << 1 | inside(i + 2) << 2 |  \
+                            inside(i + 3) << 3 | inside(i + 4) << 4 |              \
+                            inside(i + 5) << 5 | inside(i + 6) << 6 |              \
+                            inside(i + 7) << 7);                                   \
+    }                                                                              \
+    if (byte * 8 < size) {                                                         \
+      uint32_t bits = 0;                                                           \
+      for (int32_t i = byte * 8; i < size; ++i) bits |= inside(i) << (i & 7);      \
+      mask[byte] = (int8_t)bits;                                                   \
+    }                                                                              \
+  } while (0)
+
 void tcc_clamp_mask_f32(const float *x, int8_t *mask, float lo, float hi, int32_t size) {
-  for (int32_t byte = 0; byte < (size + 7) / 8; ++byte) {
-    uint32_t bits = 0;
-    for (int32_t bit = 0; bit < 8 && byte * 8 + bit < size; ++bit) {
-      const float v = x[byte * 8 + bit];
-      bits |= (uint32_t)(v > lo && v < hi) << bit;
-    }
-    mask[byte] = (int8_t)bits;
-  }
+#define TCC_INSIDE_F32(i) ((uint32_t)(x[i] > lo && x[i] < hi))
+  TCC_MASK_BYTES(TCC_INSIDE_F32);
+#undef TCC_INSIDE_F32
 }
 
-/* Of int8 storage values: the compiler turned lo < s·(q - z) < hi into qa <= q <= qb. */
+/* Of int8 storage values: the compiler turned lo < s·(q - z) < hi into qa <= q <= qb,
+ * one unsigned compare: (q - qa) as unsigned <= qb - qa (false for all q if qa > qb). */
 void tcc_clamp_mask_s8(const int8_t *q, int8_t *mask, int32_t qa, int32_t qb, int32_t size) {
-  for (int32_t byte = 0; byte < (size + 7) / 8; ++byte) {
-    uint32_t bits = 0;
-    for (int32_t bit = 0; bit < 8 && byte * 8 + bit < size; ++bit) {
-      const int32_t v = q[byte * 8 + bit];
-      bits |= (uint32_t)(v >= qa && v <= qb) << bit;
-    }
-    mask[byte] = (int8_t)bits;
-  }
+  const uint32_t width = qa <= qb ? (uint32_t)(qb - qa) : 0u;
+  const int32_t base = qa <= qb ? qa : 1 << 16;   /* empty: every q - base wraps high */
+#define TCC_INSIDE_S8(i) ((uint32_t)((uint32_t)(q[i] - base) <= width))
+  TCC_MASK_BYTES(TCC_INSIDE_S8);
+#undef TCC_INSIDE_S8
 }
+#undef TCC_MASK_BYTES
 
-/* dx = dy where the mask bit is 1, else 0 (dx may be dy). */
+/* dx = dy where the mask bit is 1, else 0 (dx may be dy); one mask byte per 8. */
 void tcc_mask_grad_f32(const float *dy, const int8_t *mask, float *dx, int32_t size) {
-  for (int32_t i = 0; i < size; ++i)
-    dx[i] = ((uint8_t)mask[i >> 3] >> (i & 7)) & 1u ? dy[i] : 0.0f;
+  int32_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    const uint32_t bits = (uint8_t)mask[i >> 3];
+    TCC_UNROLL4
+    for (int32_t k = 0; k < 8; ++k) dx[i + k] = (bits >> k) & 1u ? dy[i + k] : 0.0f;
+  }
+  for (; i < size; ++i) dx[i] = ((uint8_t)mask[i >> 3] >> (i & 7)) & 1u ? dy[i] : 0.0f;
 }
 
 void tcc_hardswish_f32(const float *x, float *y, int32_t size) {

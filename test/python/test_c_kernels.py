@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs host 
 
 F32P = ctypes.POINTER(ctypes.c_float)
 I32P = ctypes.POINTER(ctypes.c_int32)
+I8P = ctypes.POINTER(ctypes.c_int8)
 I32 = ctypes.c_int32
 
 
@@ -57,6 +58,9 @@ def lib(tmp_path_factory):
         "tcc_cross_entropy_f32": [F32P, I32P, F32P, I32, I32],
         "tcc_cross_entropy_grad_f32": [F32P, I32P, F32P, I32, I32],
         "tcc_sgd_f32": [F32P, F32P, ctypes.c_float, ctypes.c_float, I32],
+        "tcc_clamp_mask_f32": [F32P, I8P, ctypes.c_float, ctypes.c_float, I32],
+        "tcc_clamp_mask_s8": [I8P, I8P, I32, I32, I32],
+        "tcc_mask_grad_f32": [F32P, I8P, F32P, I32],
     }
     for name, argtypes in sigs.items():
         fn = getattr(lib, name)
@@ -406,3 +410,29 @@ def test_cross_entropy(lib, offset):
     ref_loss, ref_grad = ce_ref(x, labels)
     check(loss, np.array([ref_loss]))
     check(dx, ref_grad)
+
+
+# ---------------------------------------------------------------- 1-bit masks ---
+
+@pytest.mark.parametrize("size", [1, 5, 8, 23, 64])
+def test_masks_equal_the_reference(lib, size):
+    """clamp_mask (float and int8 storage) and mask_grad, against reference_ops, for
+    whole and partial bytes, values on the bounds, an empty interval, in place."""
+    from tcc.runtime import quantized_ops as qo
+    from tcc.runtime import reference_ops as ref
+    rng = np.random.default_rng(size)
+    x = rng.choice(np.float32([-1, 0, 0.25, 3, 6, 7]), size).astype(np.float32)
+    mask = np.full((size + 7) // 8, -1, np.int8)
+    lib.tcc_clamp_mask_f32(fp(x), mask.ctypes.data_as(I8P), 0.0, 6.0, size)
+    np.testing.assert_array_equal(mask, ref.clamp_mask(x, min=0.0, max=6.0))
+    q = rng.integers(-128, 128, size).astype(np.int8)
+    q[:2] = (-128, 127)[:size]
+    for scale, zp, lo, hi in ((0.05, -128, 0.0, 6.0), (0.1, 3, -2.0, 2.0), (0.1, 0, 1.0, 1.0)):
+        qa, qb = qo.mask_interval(scale=scale, zp=zp, qmin=-128, qmax=127, lo=lo, hi=hi)
+        lib.tcc_clamp_mask_s8(q.ctypes.data_as(I8P), mask.ctypes.data_as(I8P), qa, qb, size)
+        real = qo.dequantize(q, scale=scale, zp=zp)
+        np.testing.assert_array_equal(mask, ref.clamp_mask(real, min=lo, max=hi))
+    dy = rand(rng, size)
+    expected = ref.mask_grad(dy, mask)
+    lib.tcc_mask_grad_f32(fp(dy), mask.ctypes.data_as(I8P), fp(dy), size)
+    np.testing.assert_array_equal(dy, expected)

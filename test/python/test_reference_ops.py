@@ -489,6 +489,7 @@ def _f32_calls():
         "max_pool2d_grad": lambda: ref.max_pool2d_grad(r(2, 4, 5, 4), x, kernel=(3, 3),
                                                        stride=(2, 2), padding=(1, 1)),
         "clamp_grad": lambda: ref.clamp_grad(r(3, 4), r(3, 4), min=-0.5, max=0.5),
+        "mask_grad": lambda: ref.mask_grad(r(3, 4), ref.clamp_mask(r(3, 4), min=-0.5, max=0.5)),
         "sigmoid_grad": lambda: ref.sigmoid_grad(r(3, 4), r(3, 4)),
         "hardswish_grad": lambda: ref.hardswish_grad(r(3, 4), 4 * r(3, 4)),
         "gelu_grad": lambda: np.concatenate([ref.gelu_grad(r(3, 4), r(3, 4)),
@@ -505,8 +506,12 @@ def _f32_calls():
 F32_CALLS = _f32_calls()
 
 
+NOT_FLOAT = {"clamp_mask"}
+"""Reference ops whose result is not a float tensor (a packed 1-bit mask)."""
+
+
 def test_ops_table():
-    assert set(ref.OPS) == {f"train.{name}" for name in F32_CALLS}
+    assert set(ref.OPS) == {f"train.{name}" for name in {*F32_CALLS, *NOT_FLOAT}}
     for key, fn in ref.OPS.items():
         assert key == f"train.{fn.__name__}" and fn is getattr(ref, fn.__name__)
 
