@@ -126,13 +126,14 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
     step = StepOptions(scheme=options.scheme, optimizer=options.optimizer, lr=options.lr,
                        momentum=options.momentum if options.optimizer == "momentum" else None,
                        weight_decay=options.weight_decay, qas=options.qas,
-                       forward=options.forward, step=options.step,
-                       memory_passes=_memory_passes(options))
+                       forward=options.forward, step=options.step)
     if options.budget is not None:
         if options.scheme:
             raise InputError("give either --scheme or --budget, not both")
         from .budget import choose_scheme
-        choice = choose_scheme(module, options.budget, forward=options.forward, options=step,
+        # Candidates are measured as the target will compile them.
+        measured = replace(step, memory_passes=_memory_passes(options))
+        choice = choose_scheme(module, options.budget, forward=options.forward, options=measured,
                                final_time_limit=options.plan_time_limit, filename=str(path))
         notes.append(choice.describe())
         step = replace(step, scheme=choice.scheme)
@@ -152,14 +153,13 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
 
 
 def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
-    """What a Cortex-M target runs on the step before reordering: 1-bit masks, and,
-    under a --budget (which the scheme search measures with them), fused bottlenecks
-    unless fusion is off."""
+    """What a Cortex-M target may run on the step before reordering, the smallest
+    plan the --budget search measures: 1-bit masks, fused bottlenecks unless fusion is
+    off (schedule_and_plan fuses then only if the unfused arena exceeds the budget)."""
     if options.target not in cortex_m.TARGETS:
         return ()
-    fuse = options.budget is not None and options.fuse_bottlenecks != "never"
     return (f"train-save-masks{{function={options.step}}}",) + \
-        (("train-fuse-bottleneck",) if fuse else ())
+        (("train-fuse-bottleneck",) if options.fuse_bottlenecks != "never" else ())
 
 
 def schedule_and_plan(module: ir.Module, options: TrainingOptions,
@@ -186,7 +186,7 @@ def _fuse(module: ir.Module, passes: list[str], options: TrainingOptions,
           filename: str | None) -> bool:
     """Whether to fuse bottlenecks: plans copies of the module with and without
     --train-fuse-bottleneck; fusion must lower the arena, and with "auto" the unfused
-    arena must not fit the target's SRAM."""
+    arena must not fit the --budget if one is given, else the target's SRAM."""
     if options.fuse_bottlenecks not in ("auto", "always", "never"):
         raise InputError(f"unknown bottleneck fusion mode '{options.fuse_bottlenecks}' "
                          "(expected auto, always or never)")
@@ -198,8 +198,9 @@ def _fuse(module: ir.Module, passes: list[str], options: TrainingOptions,
         trial = ir.Module.parse(text, context=module.context)
         run_pipeline(trial, fuse + passes, filename)
         arenas.append(ir.IntegerAttr(trial.operation.attributes["train.arena_size"]).value)
-    if options.fuse_bottlenecks == "auto" and \
-            cortex_m.fits_ram(arenas[0], cortex_m.TARGETS[options.target]):
+    fits = arenas[0] <= options.budget if options.budget is not None else \
+        cortex_m.fits_ram(arenas[0], cortex_m.TARGETS[options.target])
+    if options.fuse_bottlenecks == "auto" and fits:
         return False
     return arenas[1] < arenas[0]
 

@@ -3,6 +3,7 @@ that infer result types, and helpers for parameter roles and names."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .._mlir import ir
@@ -332,9 +333,7 @@ def clamp_grad(grad_output, input, lo: float, hi: float, *, loc=None, ip=None) -
 
 def clamp_mask(input, lo: float, hi: float, *, loc=None, ip=None) -> ir.Value:
     """The 1-bit mask [lo < x < hi] of `input`, eight elements a byte (tensor<Nxi8>)."""
-    count = 1
-    for d in ir.RankedTensorType(input.type).shape:
-        count *= d
+    count = math.prod(shape_of(input))
     result = ir.RankedTensorType.get([(count + 7) // 8], ir.IntegerType.get_signless(8))
     return _gen.clamp_mask(result, input, _f32(lo), _f32(hi), loc=loc, ip=ip)
 
