@@ -70,6 +70,14 @@ class TrainableModel:
                 if i not in self.parameters]
         return list(ir.RankedTensorType(forward.entry_block.arguments[data[0]].type).shape)
 
+    def input_dtype(self) -> np.dtype:
+        """int8 for a model taking quantized inputs, else float32."""
+        forward = self.forward
+        data = [i for i in range(len(forward.entry_block.arguments))
+                if i not in self.parameters]
+        element = ir.RankedTensorType(forward.entry_block.arguments[data[0]].type).element_type
+        return np.dtype(np.int8 if str(element).startswith("!quant.") else np.float32)
+
     def num_classes(self) -> int:
         ops = self.forward.entry_block.operations
         return list(ir.RankedTensorType(ops[len(ops) - 1].operands[0].type).shape)[-1]
@@ -158,8 +166,16 @@ def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
     off (schedule_and_plan fuses then only if the unfused arena exceeds the budget)."""
     if options.target not in cortex_m.TARGETS:
         return ()
-    return (f"train-save-masks{{function={options.step}}}",) + \
+    return _cortex_m_passes(options) + \
         (("train-fuse-bottleneck",) if options.fuse_bottlenecks != "never" else ())
+
+
+def _cortex_m_passes(options: TrainingOptions) -> tuple[str, ...]:
+    """What every Cortex-M step runs before reordering: 1-bit masks, fused int8 weight
+    updates (no f32 weight gradient), depthwise input gradients in place."""
+    return (f"train-save-masks{{function={options.step}}}",
+            f"train-fuse-update{{function={options.step}}}",
+            f"train-mark-inplace{{function={options.step}}}")
 
 
 def schedule_and_plan(module: ir.Module, options: TrainingOptions,
@@ -167,7 +183,9 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
     """Orders the training step's ops to lower its peak (--train-reorder), then plans
     the arena of the step and of the forward function (--plan-memory): the offsets
     every code generator uses. For a Cortex-M target, the backward pass keeps 1-bit
-    masks of the activations it only compares (--train-save-masks), and frozen int8
+    masks of the activations it only compares (--train-save-masks), int8 conv weights
+    are updated as their gradient is computed (--train-fuse-update), stride-1
+    depthwise input gradients overwrite their dy (--train-mark-inplace), and frozen int8
     inverted bottlenecks become row-band fused ops (--train-fuse-bottleneck, which only
     its C kernels run) per `options.fuse_bottlenecks`: fusion saves memory but costs
     instructions, so by default only a plan that does not fit the part's SRAM fuses."""
@@ -176,7 +194,7 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
               f"plan-memory{{function={options.step} {plan}}}",
               f"plan-memory{{function={options.forward} {plan}}}"]
     if options.target in cortex_m.TARGETS:
-        run_pipeline(module, [f"train-save-masks{{function={options.step}}}"], filename)
+        run_pipeline(module, list(_cortex_m_passes(options)), filename)
         if _fuse(module, passes, options, filename):
             passes = ["train-fuse-bottleneck"] + passes
     run_pipeline(module, passes, filename)
@@ -286,7 +304,7 @@ def training_batches(model: TrainableModel, steps: int,
                      data: Path | None) -> tuple[np.ndarray, np.ndarray]:
     shape = model.input_shape()
     if data:
-        return load_training_data(data, shape, shape[0], steps)
+        return load_training_data(data, shape, shape[0], steps, model.input_dtype())
     return digits_batches(shape, model.num_classes(), steps, model.options.seed)
 
 
@@ -348,7 +366,8 @@ def build_and_run(project: Path, target_name: str, *, host: bool = False):
 def train_on_device(project: Path, target_name: str, inputs: np.ndarray, labels: np.ndarray,
                     *, host: bool = False) -> list[float]:
     """Builds the project, runs it (qemu or host) on the batches, returns its losses."""
-    cortex_m_runner.write_train_data(project / "train_data.bin", inputs, labels)
+    cortex_m_runner.write_train_data(project / "train_data.bin", inputs, labels,
+                                     dtype=np.int8 if inputs.dtype == np.int8 else np.float32)
     result = build_and_run(project, target_name, host=host)
     losses = cortex_m_runner.parse_losses(result.stdout)
     if len(losses) != len(inputs):

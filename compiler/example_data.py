@@ -12,8 +12,10 @@ from .errors import InputError
 
 
 def load_training_data(path: str | Path, input_shape: list[int], batch: int,
-                       steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """`inputs` [steps, *input_shape] and `labels` [steps, batch] from an .npz."""
+                       steps: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """`inputs` [steps, *input_shape] of the model's input `dtype` (float32, or int8:
+    integers in [-128, 127], the quantized values) and `labels` [steps, batch]
+    from an .npz."""
     try:
         with np.load(path) as data:
             inputs, labels = data["inputs"], data["labels"]
@@ -31,7 +33,13 @@ def load_training_data(path: str | Path, input_shape: list[int], batch: int,
     if list(labels.shape) != [inputs.shape[0], batch]:
         raise InputError(f"'labels' must have shape [{inputs.shape[0]}, {batch}], "
                          f"got {list(labels.shape)}", str(path))
-    return inputs[:steps].astype(np.float32), labels[:steps].astype(np.int32)
+    inputs = inputs[:steps]
+    if np.dtype(dtype) == np.int8 and not (np.all(np.isfinite(inputs)) and
+                                           np.all(inputs == np.round(inputs)) and
+                                           inputs.min() >= -128 and inputs.max() <= 127):
+        raise InputError("the model takes int8 inputs: 'inputs' must hold integers in "
+                         "[-128, 127] (the quantized values)", str(path))
+    return inputs.astype(dtype), labels[:steps].astype(np.int32)
 
 
 def digits_batches(input_shape: list[int], classes: int, steps: int,

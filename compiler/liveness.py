@@ -31,7 +31,8 @@ to lower the peak) and --plan-memory (which places the storage in one arena):
   a reshape always shares its operand's bytes; with `inplace`, a result of an
   optimizer op (the parameter / momentum buffer it updates) or of an element-wise op
   takes over the storage of an operand of its byte size that nothing reads after
-  the op (`Lifetime.reuses`). Trainable parameters and momentum buffers are
+  the op (`Lifetime.reuses`); so does an op marked `train.in_place`
+  (--train-mark-inplace: its C kernel may overwrite operand 0). Trainable parameters and momentum buffers are
   *persistent*: their storage is live for the whole function (it holds the state
   between calls) and only their own update may write to it.
 
@@ -54,7 +55,7 @@ from ..dialects import train
 from .analysis import element_bytes
 from .memory_plan import Buffer
 
-UPDATES = {"train.sgd": {0: (0,)}, "train.qsgd": {0: (0,)},
+UPDATES = {"train.sgd": {0: (0,)}, "train.qsgd": {0: (0,)}, "train.conv2d_qsgd": {0: (0,)},
            "train.sgd_momentum": {0: (0,), 1: (2,)}}
 """Optimizer ops: result index -> the operand (parameter, momentum buffer) it updates,
 whose storage it may take over."""
@@ -284,6 +285,9 @@ def _read_through(op, operands, arena, parameters, o) -> int | None:
 
 
 def _inplace_candidates(op, sizes, operands, results) -> dict[int, tuple[int, ...]]:
+    if "train.in_place" in op.attributes and len(results) == 1 and \
+            sizes[operands[0]] == sizes[results[0]]:
+        return {0: (0,)}                # a kernel that may overwrite operand 0 (C target)
     if op.name in UPDATES:
         return {r: tuple(k for k in candidates if k < len(operands))
                 for r, candidates in UPDATES[op.name].items() if r < len(results)}
@@ -474,6 +478,25 @@ def lower_bound(function: func.FuncOp, **options) -> int:
     """The liveness lower bound of `function` as ordered: the most arena bytes live
     at one position."""
     return max(live_bytes(function, **options), default=0)
+
+
+def any_order_bound(function: func.FuncOp, **options) -> int:
+    """A lower bound of the peak under every order of the ops: the persistent storage
+    (trainable parameters, momentum buffers) plus, at the op that needs the most, its
+    own arena operands, results and scratch, which coexist while it runs (a result
+    that may take over an operand's storage, or shares it, counted once)."""
+    program, _, _ = Program.of(function, **options)
+    persistent = sum(program.sizes[v] for v in program.persistent if program.arena[v])
+    most = 0
+    for i, (operands, results) in enumerate(program.ops):
+        shared = set(results) if i in program.shares else set()
+        if program.inplace:
+            shared |= {results[r] for r, sources in program.inplace[i].items() if sources}
+        values = {program.views.get(v, v) for v in operands + results if v not in shared}
+        need = sum(program.sizes[v] for v in values
+                   if program.arena[v] and v not in program.persistent)
+        most = max(most, need + program.scratch.get(i, 0))
+    return persistent + most
 
 
 def live_at(function: func.FuncOp, position: int, **options) -> list[Lifetime]:

@@ -390,6 +390,23 @@ def qsgd(param, grad, *, lr: float, weight_decay: float = 0.0, scales=None,
                      qas=ir.UnitAttr.get() if qas else None, loc=loc, ip=ip)
 
 
+def conv2d_qsgd(param, grad_output, input, *, geometry: ConvGeometry, lr: float,
+                weight_decay: float = 0.0, qas: bool = False, loc=None, ip=None) -> ir.Value:
+    """qsgd of an int8 conv weight with the weight gradient of (dy, x), computed and
+    used element by element; a gradient of fewer channels updates the first ones."""
+    return _gen.conv2d_qsgd(param.type, param, grad_output, input, **geometry.kwargs(),
+                            lr=_f32(lr), weight_decay=_f32(weight_decay),
+                            qas=ir.UnitAttr.get() if qas else None, loc=loc, ip=ip)
+
+
+def conv2d_qsgd_gradient_shape(op) -> tuple[int, ...]:
+    """The shape of the weight gradient a train.conv2d_qsgd computes."""
+    weight = shape_of(op.operands[0])
+    groups = ir.IntegerAttr(op.attributes["groups"]).value
+    return (shape_of(op.operands[1])[1], shape_of(op.operands[2])[1] // groups,
+            weight[2], weight[3])
+
+
 # Quantized (int8) ops. `rounding` is "float_scale" or "multiplier_shift" (or a
 # #train<rounding ...> attribute); quantized result types are given explicitly,
 # either as a whole tensor type or as the element type alone (the shape is

@@ -15,6 +15,8 @@ _REGISTRY = {
     "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
     "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
     "train-fuse-bottleneck": ("tcc.passes.train_fuse_bottleneck", "TrainFuseBottleneck"),
+    "train-fuse-update": ("tcc.passes.train_fuse_update", "TrainFuseUpdate"),
+    "train-mark-inplace": ("tcc.passes.train_mark_inplace", "TrainMarkInplace"),
     "plan-memory": ("tcc.passes.plan_memory", "PlanMemory"),
     "train-prune": ("tcc.passes.train_prune", "TrainPrune"),
     "train-reorder": ("tcc.passes.train_reorder", "TrainReorder"),

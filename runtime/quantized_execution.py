@@ -200,14 +200,9 @@ def _qsgd(op, args):
     and channel axis from its type; an int32 bias its per-channel `scales` attribute
     (s_x · s_w[c]) along axis 0."""
     attrs = op.attributes
-    lr = ir.FloatAttr(attrs["lr"]).value
-    weight_decay = ir.FloatAttr(attrs["weight_decay"]).value if "weight_decay" in attrs else 0.0
     element = _element_type(op.operands[0])
     if isinstance(element, quant.QuantizedType):
-        params = _quant_params(op, element)
-        quantization = dict(scales=params["scale"], zero_points=params["zp"],
-                            axis=params.get("axis", 0), qmin=element.storage_type_min,
-                            qmax=element.storage_type_max)
+        quantization = _weight_quantization(op, element)
     else:
         if "scales" not in attrs:
             raise _unsupported(op, "an integer parameter needs `scales` (the bias scale "
@@ -216,11 +211,43 @@ def _qsgd(op, args):
         quantization = dict(scales=list(ir.DenseF64ArrayAttr(attrs["scales"])),
                             zero_points=0, axis=0, qmin=-(1 << (width - 1)),
                             qmax=(1 << (width - 1)) - 1)
-    updated = qt.qsgd(args[0], args[1], lr=lr, weight_decay=weight_decay,
-                      qas="qas" in attrs, **quantization)
+    updated = qt.qsgd(args[0], args[1], **_hyperparameters(op), **quantization)
     if isinstance(element, quant.QuantizedType):
         return _store(updated, op)
     return [updated.astype(np.dtype(f"i{ir.IntegerType(element).width // 8}"), copy=False)]
+
+
+def _hyperparameters(op) -> dict:
+    """lr, weight_decay and qas of an optimizer op."""
+    attrs = op.attributes
+    return dict(lr=ir.FloatAttr(attrs["lr"]).value, qas="qas" in attrs,
+                weight_decay=ir.FloatAttr(attrs["weight_decay"]).value
+                if "weight_decay" in attrs else 0.0)
+
+
+def _weight_quantization(op, element) -> dict:
+    """The scales, zero points, channel axis and storage range of an int8 parameter."""
+    params = _quant_params(op, element)
+    return dict(scales=params["scale"], zero_points=params["zp"], axis=params.get("axis", 0),
+                qmin=element.storage_type_min, qmax=element.storage_type_max)
+
+
+def _conv2d_qsgd(op, args):
+    """train.conv2d_qsgd: the reference weight gradient of the weight's first channels,
+    then train.qsgd of that part of the weight; its other channels keep their values."""
+    shape = train.conv2d_qsgd_gradient_shape(op)
+    g = train.ConvGeometry.of(op)
+    grad = ref.conv2d_grad_weight(args[1], args[2], weight_shape=shape, stride=g.stride,
+                                  padding=g.padding, dilation=g.dilation, groups=g.groups)
+    quantization = _weight_quantization(op, _element_type(op.operands[0]))
+    axis = quantization["axis"]
+    for key in ("scales", "zero_points"):
+        if isinstance(quantization[key], list):      # per channel: the part's channels
+            quantization[key] = quantization[key][:shape[axis]]
+    part = tuple(slice(0, n) for n in shape)
+    updated = np.array(args[0], copy=True)
+    updated[part] = qt.qsgd(updated[part], grad, **_hyperparameters(op), **quantization)
+    return _store(updated, op)
 
 
 def _clamp_mask(op, args):
@@ -247,4 +274,5 @@ EXECUTORS: dict[str, Callable[[object, list], list]] = {
     "quant.dcast": _dcast,
     "quant.scast": _scast,
     "train.qsgd": _qsgd,
+    "train.conv2d_qsgd": _conv2d_qsgd,
 }

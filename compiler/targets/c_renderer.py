@@ -298,7 +298,12 @@ VIEWS = {"train.reshape"}
 
 # Optimizer updates: result index -> the operand it updates in place (a copy first
 # where the plan gives them different storage).
-UPDATES = {"train.sgd": {0: 0}, "train.sgd_momentum": {0: 0, 1: 2}, "train.qsgd": {0: 0}}
+UPDATES = {"train.sgd": {0: 0}, "train.sgd_momentum": {0: 0, 1: 2}, "train.qsgd": {0: 0},
+           "train.conv2d_qsgd": {0: 0}}
+
+MAX_TAPS = 121
+"""KH * KW of the largest kernel whose weight gradient the C kernels stage on the stack
+(TCC_MAX_TAPS of tcc_kernels.h)."""
 
 # Ops that read a weight (operand 1) through a `tcc_weight` descriptor.
 WEIGHT_OPS = {"train.linear", "train.conv2d", "train.linear_grad_input",
@@ -306,7 +311,7 @@ WEIGHT_OPS = {"train.linear", "train.conv2d", "train.linear_grad_input",
 
 # Ops the renderer writes itself (storage-aware): layout of partial-channel
 # parameters, the integer update, float dequantization, split int8 weights.
-RENDERER_OPS = {"train.slice", "train.concat", "train.qsgd", "quant.dcast",
+RENDERER_OPS = {"train.slice", "train.concat", "train.qsgd", "train.conv2d_qsgd", "quant.dcast",
                 "arith.constant"}
 
 OP_MARKERS = [
@@ -673,6 +678,8 @@ class CRenderer:
             return self._concat(op, args, result)
         if op.name == "train.qsgd":
             return self._qsgd(op, args, result)
+        if op.name == "train.conv2d_qsgd":
+            return self._conv2d_qsgd(op, args, result)
         if op.name == "quant.dcast":
             if float_dequantize:
                 return self._dequantize(op, args, result)
@@ -759,9 +766,31 @@ class CRenderer:
     def _qsgd(self, op, args, result) -> list[str]:
         """train.qsgd as runtime/quantized_training.py computes it, with the
         per-channel coefficient lr / s (QAS) or lr * s folded into float constants."""
-        where = format_location(op.location)
-        param, grad = op.operands[0], op.operands[1]
+        grad = op.operands[1]
         shape = dims(self.padded.get(grad, grad))         # the update's real extent
+        lines, kind = self._qsgd_params(op, shape)
+        return lines + [f"  tcc_qsgd_{'s8' if kind == 'i8' else 's32'}({result}, {args[1]}, "
+                        f"{int(np.prod(shape, dtype=np.int64))}, &q);", "}"]
+
+    def _conv2d_qsgd(self, op, args, result) -> list[str]:
+        """train.conv2d_qsgd: the weight gradient's blocks go to the update as they
+        are computed (tcc_conv2d_grad_weight_qsgd_s8)."""
+        shape = list(train.conv2d_qsgd_gradient_shape(op))
+        if shape[2] * shape[3] > MAX_TAPS:
+            raise UnsupportedError(f"train.conv2d_qsgd of a {shape[2]}x{shape[3]} kernel "
+                                   f"(the C target's fused update takes at most {MAX_TAPS} "
+                                   "taps)", format_location(op.location))
+        lines, _ = self._qsgd_params(op, shape)
+        p = conv_params(op, dims(op.operands[2]), shape, dims(op.operands[1]))
+        return lines + [f"  static const tcc_conv2d_params p = {p};",
+                        f"  tcc_conv2d_grad_weight_qsgd_s8({args[1]}, {args[2]}, {result}, "
+                        "&p, &q);", "}"]
+
+    def _qsgd_params(self, op, shape: list[int]) -> tuple[list[str], str]:
+        """The opening of an update's block up to `q`, its tcc_qsgd_params, for the
+        parameter (operand 0) values of extent `shape`; and the parameter's kind."""
+        where = format_location(op.location)
+        param = op.operands[0]
         lr, wd = _float(op, "lr"), _float(op, "weight_decay", 0.0)
         kind = element_kind(param)
         if kind == "i8":
@@ -774,7 +803,7 @@ class CRenderer:
             scales, zp, axis = list(ir.DenseF64ArrayAttr(op.attributes["scales"])), 0, 0
             qmin, qmax = quantized_training.INT32_MIN, quantized_training.INT32_MAX
         else:
-            raise UnsupportedError(f"train.qsgd of a {kind} parameter", where)
+            raise UnsupportedError(f"{op.name} of a {kind} parameter", where)
         dead = quantized_training.dead_channels(scales)
         if len(scales) == 1:
             channels, inner = 1, int(np.prod(shape, dtype=np.int64))
@@ -791,12 +820,10 @@ class CRenderer:
             lines.append(f"  static const uint8_t dead[{channels}] = "
                          f"{{{c_ints(dead[:channels].astype(int))}}};")
             dead_table = "dead"
-        lines += [f"  const tcc_qsgd_params q = {{coef, {dead_table}, "
-                  f"{c_float(np.float32(lr) * np.float32(wd))}, {channels}, {inner}, {zp}, "
-                  f"{qmin}, {qmax}}};",
-                  f"  tcc_qsgd_{'s8' if kind == 'i8' else 's32'}({result}, {args[1]}, "
-                  f"{int(np.prod(shape, dtype=np.int64))}, &q);", "}"]
-        return lines
+        lines.append(f"  const tcc_qsgd_params q = {{coef, {dead_table}, "
+                     f"{c_float(np.float32(lr) * np.float32(wd))}, {channels}, {inner}, {zp}, "
+                     f"{qmin}, {qmax}}};")
+        return lines, kind
 
     def _split_qconv(self, op, args, result) -> list[str]:
         """qconv2d / qlinear whose weight is a partial-channel parameter."""

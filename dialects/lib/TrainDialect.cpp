@@ -346,6 +346,25 @@ LogicalResult TrainDialect::verifyRegionResultAttribute(
   return success();
 }
 
+/// `train.in_place`: a unit attribute on a depthwise conv2d_grad_input whose
+/// input gradient has the shape of its dy (the storage it takes over).
+static LogicalResult verifyInPlace(Operation *op, NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  auto grad = dyn_cast<Conv2dGradInputOp>(op);
+  if (!grad)
+    return op->emitError() << "'" << name
+                           << "' is only allowed on train.conv2d_grad_input";
+  if (!isa<UnitAttr>(attribute.getValue()))
+    return op->emitError() << "'" << name << "' must be a unit attribute, got "
+                           << attribute.getValue();
+  if (grad.getGradOutput().getType() != grad.getResult().getType())
+    return op->emitError() << "'" << name
+                           << "' needs a result of the type of grad_output "
+                           << grad.getGradOutput().getType() << ", got "
+                           << grad.getResult().getType();
+  return success();
+}
+
 LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
                                                      NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
@@ -355,6 +374,8 @@ LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
     return verifyArenaAttr(op, attribute);
   if (name == getScratchOffsetAttrName())
     return verifyScratchOffset(op, attribute);
+  if (name == getInPlaceAttrName())
+    return verifyInPlace(op, attribute);
   if (name != getWeightsAttrName())
     return op->emitError() << "unknown train dialect attribute '" << name
                            << "'";

@@ -931,6 +931,44 @@ LogicalResult SGDMomentumOp::verify() {
   return success();
 }
 
+LogicalResult Conv2dQSGDOp::verify() {
+  if (failed(expectType(*this, getResult(), getParam().getType(), "result",
+                        "the parameter's")) ||
+      failed(expectStaticShapes(*this)) ||
+      failed(expectRank(*this, getParam(), 4, "param")) ||
+      failed(verifyOperandsOfRank(*this,
+                                  {{getGradOutput(), "grad_output"},
+                                   {getInput(), "input"}},
+                                  4)) ||
+      failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
+    return failure();
+  ArrayRef<int64_t> weight = shapeOf(getParam());
+  ArrayRef<int64_t> dy = shapeOf(getGradOutput()), x = shapeOf(getInput());
+  int64_t groups = getGroups();
+  if (groups < 1)
+    return emitOpError() << "expected groups >= 1, got " << groups;
+  // The gradient covers the first channels of the weight along axes 0 and 1.
+  SmallVector<int64_t> gradient = {dy[1], x[1] / groups, weight[2], weight[3]};
+  if (failed(verifyConvGeometry(*this, x, gradient, dy, getStride(),
+                                getPadding(), getDilation(), groups)))
+    return failure();
+  for (int i = 0; i < 2; ++i)
+    if (gradient[i] > weight[i])
+      return emitOpError() << "the gradient " << formatList(gradient)
+                           << " is larger than the weight "
+                           << formatList(weight);
+  if (ArrayRef<int64_t>(gradient) != weight &&
+      !getWeightDecay().isZero())
+    return emitOpError() << "expected no weight decay on a partial gradient "
+                         << formatList(gradient) << " of the weight "
+                         << formatList(weight)
+                         << " (its other channels keep their values)";
+  if (isa<quant::UniformQuantizedPerAxisType>(
+          tensorType(getParam()).getElementType()))
+    return verifyQuantWeight(*this, getParam());
+  return success();
+}
+
 LogicalResult QSGDOp::verify() {
   if (failed(expectType(*this, getResult(), getParam().getType(), "result",
                         "the parameter's")) ||

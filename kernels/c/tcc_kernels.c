@@ -310,17 +310,24 @@ static TCC_NOINLINE void tcc_grad_weight_tile44(const float *dy, const float *x,
  * dw[oc,c] = sum_{n,p} dy[n,oc,p] * x[n,c,p] over increasing (n, p), in 4 x 4
  * tiles of (oc, c). */
 static void tcc_grad_weight_1x1_f32(const float *dy, const float *x, float *dw, int32_t n,
-                                    int32_t o, int32_t c, int32_t hw) {
+                                    int32_t o, int32_t c, int32_t hw,
+                                    const tcc_dw_sink *sink) {
+  float t[TCC_TILE * TCC_TILE];
   for (int32_t oc0 = 0; oc0 < o; oc0 += TCC_TILE) {
     const int32_t ob = o - oc0 < TCC_TILE ? o - oc0 : TCC_TILE;
     for (int32_t c0 = 0; c0 < c; c0 += TCC_TILE) {
       const int32_t cb = c - c0 < TCC_TILE ? c - c0 : TCC_TILE;
       const float *d = dy + oc0 * hw, *v = x + c0 * hw;
-      float *y = dw + oc0 * c + c0;
+      /* Into dw, or into t for the sink, one row of cb values per output channel. */
+      float *y = sink == NULL ? dw + oc0 * c + c0 : t;
+      const int32_t stride = sink == NULL ? c : TCC_TILE;
       if (ob == TCC_TILE && cb == TCC_TILE)
-        tcc_grad_weight_tile44(d, v, n, o * hw, c * hw, hw, y, c);
+        tcc_grad_weight_tile44(d, v, n, o * hw, c * hw, hw, y, stride);
       else
-        tcc_grad_weight_tile(d, v, n, o * hw, c * hw, hw, y, c, ob, cb);
+        tcc_grad_weight_tile(d, v, n, o * hw, c * hw, hw, y, stride, ob, cb);
+      if (sink != NULL)
+        for (int32_t j = 0; j < ob; ++j)
+          sink->put(sink, t + j * TCC_TILE, (oc0 + j) * c + c0, cb);
     }
   }
 }
@@ -490,16 +497,24 @@ void tcc_conv2d_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx
 
 void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
                                 const tcc_conv2d_params *p) {
+  tcc_conv2d_grad_weight_to(dy, x, dw, p, NULL);
+}
+
+void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
+                               const tcc_conv2d_params *p, const tcc_dw_sink *sink) {
   if (tcc_is_pointwise(p)) {
-    tcc_grad_weight_1x1_f32(dy, x, dw, p->n, p->o, p->c, p->h * p->w);
+    tcc_grad_weight_1x1_f32(dy, x, dw, p->n, p->o, p->c, p->h * p->w, sink);
     return;
   }
   const int32_t cg = p->c / p->groups;
   const int32_t og = p->o / p->groups;
+  const int32_t taps = p->kh * p->kw;
+  float t[TCC_MAX_TAPS];
   for (int32_t oc = 0; oc < p->o; ++oc) {
     const int32_t g = oc / og;
     for (int32_t ci = 0; ci < cg; ++ci) {
-      float *dwc = dw + (oc * cg + ci) * p->kh * p->kw;
+      /* The taps of (oc, ci): into dw, or into t for the sink. */
+      float *dwc = sink == NULL ? dw + (oc * cg + ci) * taps : t;
       for (int32_t ky = 0; ky < p->kh; ++ky) {
         int32_t i0, i1;
         tcc_valid_range(p->h, p->oh, p->stride_h, p->pad_h, ky * p->dil_h, &i0, &i1);
@@ -520,6 +535,7 @@ void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
           dwc[ky * p->kw + kx] = acc;
         }
       }
+      if (sink != NULL) sink->put(sink, t, (oc * cg + ci) * taps, taps);
     }
   }
 }

@@ -73,6 +73,18 @@ void tcc_conv2d_grad_input_f32(const float *dy, const float *w, float *dx,
 void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
                                 const tcc_conv2d_params *p);
 
+/* Where a weight gradient goes block by block instead of into a dw tensor:
+ * put(sink, g, index, count) receives dw[index .. index + count) once each, a
+ * block within one (o, ci) (count <= KH*KW, or <= TCC_TILE of a pointwise row). */
+typedef struct tcc_dw_sink {
+  void (*put)(const struct tcc_dw_sink *sink, const float *g, int32_t index, int32_t count);
+} tcc_dw_sink;
+
+/* tcc_conv2d_grad_weight_f32 into dw (sink NULL) or, the same sums, into `sink`
+ * (dw unused; at most TCC_MAX_TAPS taps). */
+void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
+                               const tcc_conv2d_params *p, const tcc_dw_sink *sink);
+
 /* y[i] = a[i] + b[i]; y may alias a or b. */
 void tcc_add_f32(const float *a, const float *b, float *y, int32_t size);
 

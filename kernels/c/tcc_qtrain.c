@@ -18,30 +18,58 @@ void tcc_dequantize_f32(const int8_t *x, float *y, int32_t size, int32_t channel
   }
 }
 
-void tcc_qsgd_s8(int8_t *param, const float *grad, int32_t size, const tcc_qsgd_params *q) {
+/* One int8 update: p - step bounded, rounded half to even, saturated; a NaN
+ * update keeps p. */
+static inline int8_t tcc_qsgd_s8_one(int8_t stored, float g, float coef, float decay,
+                                     float zp, float lo, float hi, int32_t qmin,
+                                     int32_t qmax) {
+  const float p = (float)stored;
+  float step = coef * g;
+  if (decay != 0.0f) step += decay * (p - zp);
+  const float updated = p - step;
+  if (updated != updated) return stored; /* NaN: unchanged */
+  /* Bound first (a no-op inside the range), then round half to even. */
+  const float r = rintf(updated < lo ? lo : updated > hi ? hi : updated);
+  return (int8_t)(r < (float)qmin ? qmin : r > (float)qmax ? qmax : (int32_t)r);
+}
+
+/* The int8 updates of values [index, index + count), all of one channel. */
+static void tcc_qsgd_s8_block(int8_t *param, const float *grad, int32_t index,
+                              int32_t count, const tcc_qsgd_params *q) {
+  const int32_t c = q->channels == 1 ? 0 : (index / q->inner) % q->channels;
+  if (q->dead != NULL && q->dead[c]) return; /* a dead channel keeps its values */
   /* Locals: stores through the int8 `param` may alias *q for the compiler. */
+  const float coef = q->coef[c], decay = q->decay, zp = (float)q->zp;
   const float lo = (float)q->qmin - 1.0f, hi = (float)q->qmax + 1.0f;
-  const float qmin = (float)q->qmin, qmax = (float)q->qmax;
-  const float decay = q->decay, zp = (float)q->zp;
-  const int32_t inner = q->channels == 1 ? size : q->inner, channels = q->channels;
-  /* Blocks of `inner` values share channel c = block % channels. */
-  for (int32_t start = 0, c = 0; start < size; start += inner) {
-    const int32_t end = size - start < inner ? size : start + inner;
-    const int32_t skip = q->dead != NULL && q->dead[c];
-    const float coef = q->coef[c];
-    if (++c == channels) c = 0;
-    if (skip) continue; /* a dead channel keeps its values */
-    for (int32_t i = start; i < end; ++i) {
-      const float p = (float)param[i];
-      float step = coef * grad[i];
-      if (decay != 0.0f) step += decay * (p - zp);
-      const float updated = p - step;
-      if (updated != updated) continue; /* NaN: unchanged */
-      /* Bound first (a no-op inside the range), then round half to even. */
-      const float r = rintf(updated < lo ? lo : updated > hi ? hi : updated);
-      param[i] = (int8_t)(r < qmin ? q->qmin : r > qmax ? q->qmax : (int32_t)r);
-    }
+  const int32_t qmin = q->qmin, qmax = q->qmax;
+  for (int32_t i = 0; i < count; ++i)
+    param[i] = tcc_qsgd_s8_one(param[i], grad[i], coef, decay, zp, lo, hi, qmin, qmax);
+}
+
+void tcc_qsgd_s8(int8_t *param, const float *grad, int32_t size, const tcc_qsgd_params *q) {
+  const int32_t inner = q->channels == 1 ? size : q->inner;
+  for (int32_t start = 0; start < size; start += inner) {
+    const int32_t count = size - start < inner ? size - start : inner;
+    tcc_qsgd_s8_block(param + start, grad + start, start, count, q);
   }
+}
+
+typedef struct {
+  tcc_dw_sink sink;
+  int8_t *param;
+  const tcc_qsgd_params *q;
+} tcc_qsgd_sink;
+
+static void tcc_qsgd_put(const tcc_dw_sink *sink, const float *g, int32_t index,
+                         int32_t count) {
+  const tcc_qsgd_sink *u = (const tcc_qsgd_sink *)sink;
+  tcc_qsgd_s8_block(u->param + index, g, index, count, u->q);
+}
+
+void tcc_conv2d_grad_weight_qsgd_s8(const float *dy, const float *x, int8_t *param,
+                                    const tcc_conv2d_params *p, const tcc_qsgd_params *q) {
+  const tcc_qsgd_sink sink = {{tcc_qsgd_put}, param, q};
+  tcc_conv2d_grad_weight_to(dy, x, NULL, p, &sink.sink);
 }
 
 void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,

@@ -44,6 +44,13 @@ typedef struct {
 /* int8 weights, updated in place. */
 void tcc_qsgd_s8(int8_t *param, const float *grad, int32_t size, const tcc_qsgd_params *q);
 
+/* train.conv2d_qsgd: the int8 weight `param` (the gradient's shape, [p->o,
+ * p->c / groups, KH, KW]) updated by tcc_qsgd_s8 with the weight gradient of
+ * tcc_conv2d_grad_weight_f32, each block of it used as it is computed: the same
+ * bits as the two kernels in sequence, without the f32 gradient. */
+void tcc_conv2d_grad_weight_qsgd_s8(const float *dy, const float *x, int8_t *param,
+                                    const tcc_conv2d_params *p, const tcc_qsgd_params *q);
+
 /* int32 biases, updated in place; the rounding of p - step is exact for any
  * int32 p (the float step is split into integer and fraction). */
 void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,

@@ -316,6 +316,42 @@ def test_depthwise_grad_input_is_exact(lib, name):
     np.testing.assert_array_equal(dx, want)
 
 
+@pytest.mark.parametrize("name", sorted(DEPTHWISE_CASES))
+def test_depthwise_grad_input_in_place_where_marked(lib, name):
+    """Where --train-mark-inplace lets dx take over dy's storage, the kernel writes dx
+    over dy and gets the same bits; the large and strided cases are not marked."""
+    from tcc._mlir import ir
+    from tcc.compiler.source import new_context
+    from tcc.passes.train_mark_inplace import depthwise_in_place
+
+    case = DEPTHWISE_CASES[name]
+    stride, k, c = case.get("stride", 1), case["k"], 3
+    p = make_params(n=2, c=c, h=case["h"], w=case["w"], o=c, kh=k, kw=k,
+                    stride=(stride, stride), pad=(case["pad"],) * 2, groups=c)
+    text = f"""func.func @f(%dy: tensor<2x{c}x{p.oh}x{p.ow}xf32>, %w: tensor<{c}x1x{k}x{k}xf32>)
+        -> tensor<2x{c}x{p.h}x{p.w}xf32> {{
+      %dx = train.conv2d_grad_input %dy, %w stride [{stride}, {stride}]
+          padding [{case["pad"]}, {case["pad"]}] groups {c}
+          : (tensor<2x{c}x{p.oh}x{p.ow}xf32>, tensor<{c}x1x{k}x{k}xf32>)
+          -> tensor<2x{c}x{p.h}x{p.w}xf32>
+      return %dx : tensor<2x{c}x{p.h}x{p.w}xf32>
+    }}"""
+    with new_context():
+        module = ir.Module.parse(text)
+        grad = next(op for op in module.body.operations[0].regions[0].blocks[0].operations
+                    if op.name == "train.conv2d_grad_input")
+        marked = depthwise_in_place(grad)
+    assert marked == (name in ("4x4_k3", "4x4_k5", "8x8_k7"))
+    if not marked:
+        return
+    rng = np.random.default_rng(k)
+    w, dy = rand(rng, c, 1, k, k), rand(rng, 2, c, p.oh, p.ow)
+    want = empty(2, c, p.h, p.w)
+    lib.tcc_conv2d_grad_input_f32(fp(dy), fp(w), fp(want), ctypes.byref(p))
+    lib.tcc_conv2d_grad_input_f32(fp(dy), fp(w), fp(dy), ctypes.byref(p))
+    np.testing.assert_array_equal(dy, want)
+
+
 # ----------------------------------------------------------- elementwise ---
 
 def test_add_relu_copy(lib):

@@ -92,6 +92,12 @@ def Train_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getScratchOffsetAttrName() {
       return ::llvm::StringLiteral("train.scratch_offset");
     }
+    /// Op attribute (unit): the op's result may take over the storage of its
+    /// operand 0 of the same shape, its C kernel writing it in place (a
+    /// stride-1 depthwise train.conv2d_grad_input; --train-mark-inplace).
+    static constexpr ::llvm::StringLiteral getInPlaceAttrName() {
+      return ::llvm::StringLiteral("train.in_place");
+    }
     /// Op attribute: byte offset of each result in the arena (array<i64>,
     /// -1 for a result with no storage of its own).
     static constexpr ::llvm::StringLiteral getOffsetsAttrName() {

@@ -855,4 +855,39 @@ def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
   let hasVerifier = 1;
 }
 
+// An int8 weight quantized per tensor or per output channel.
+def Train_QInt8WeightTensor : RankedTensorOf<[Train_QInt8, Train_QInt8PerAxis]>;
+
+def Train_Conv2dQSGDOp : Train_Op<"conv2d_qsgd", [Pure]> {
+  let summary = "SGD step on an int8 conv weight from the weight gradient it computes";
+  let description = [{
+    The update of `train.qsgd` with the gradient of `train.conv2d_grad_weight`,
+    computed element by element and used at once: the f32 weight gradient never
+    exists as a tensor (the Tiny Training Engine's fused in-place update).
+    The gradient of `grad_output` (dy) and `input` (x) has the shape
+    [dy channels, x channels / groups, KH, KW], the first channels of `param`
+    along axes 0 and 1 (the trained slice of a partial-channel update); the other
+    channels keep their values, so a partial gradient takes no weight decay.
+    That is, with G = conv2d_grad_weight(dy, x) zero-padded to the weight's shape:
+    result = qsgd(param, G), as runtime/quantized_training.py computes it.
+
+    ```mlir
+    %w2 = train.conv2d_qsgd %w, %dy, %x stride [2, 2] padding [1, 1] lr 0.00999999977 qas
+        : (tensor<4x3x3x3x!quant.uniform<i8:f32:0, {1.0e-2,2.0e-2,3.0e-2,4.0e-2}>>,
+           tensor<1x4x4x4xf32>, tensor<1x3x8x8xf32>)
+        -> tensor<4x3x3x3x!quant.uniform<i8:f32:0, {1.0e-2,2.0e-2,3.0e-2,4.0e-2}>>
+    ```
+  }];
+  let arguments = !con((ins Train_QInt8WeightTensor:$param, Train_FloatTensor:$grad_output,
+                            Train_FloatTensor:$input),
+                       ConvGeometry,
+                       (ins F32Attr:$lr, DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
+                            UnitAttr:$qas));
+  let results = (outs Train_QInt8WeightTensor:$result);
+  let assemblyFormat = !strconcat("$param `,` $grad_output `,` $input ", ConvGeometryFormat,
+      " `lr` $lr (`weight_decay` $weight_decay^)? (`qas` $qas^)? attr-dict `:` "
+      "functional-type(operands, results)");
+  let hasVerifier = 1;
+}
+
 #endif // TCC_TRAIN_OPS
