@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pathlib import Path
 
 from .._mlir import ir
@@ -54,6 +56,21 @@ def defined_functions(module: ir.Module, name: str = "") -> list[func.FuncOp]:
     return [op for op in module.body.operations
             if isinstance(op, func.FuncOp) and len(op.regions[0].blocks)
             and (not name or op.sym_name.value == name)]
+
+
+@dataclass
+class FunctionPass:
+    """A pass that rewrites functions one at a time: every function of the module
+    with a body, or only @function. Subclasses define `rewrite(function)`."""
+
+    function: str = ""
+
+    def run(self, module: ir.Module) -> None:
+        for op in defined_functions(module, self.function):
+            self.rewrite(op)
+
+    def rewrite(self, function: func.FuncOp) -> None:
+        raise NotImplementedError
 
 
 def find_function(module: ir.Module, name: str) -> func.FuncOp:

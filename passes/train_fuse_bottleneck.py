@@ -28,19 +28,16 @@ from dataclasses import dataclass
 
 from .._mlir import ir
 from .._mlir.dialects import func
-from ..compiler.source import defined_functions
+from ..compiler.source import FunctionPass
 from ..dialects import train
 
 
 @dataclass
-class TrainFuseBottleneck:
+class TrainFuseBottleneck(FunctionPass):
     """Options: function (empty: every function)."""
 
-    function: str = ""
-
-    def run(self, module: ir.Module) -> None:
-        for op in defined_functions(module, self.function):
-            fuse_function(op)
+    def rewrite(self, function: func.FuncOp) -> None:
+        fuse_function(function)
 
 
 def fuse_function(function: func.FuncOp) -> int:

@@ -29,19 +29,16 @@ from dataclasses import dataclass
 
 from .._mlir import ir
 from .._mlir.dialects import func, quant
-from ..compiler.source import defined_functions
+from ..compiler.source import FunctionPass
 from ..dialects import train
 
 
 @dataclass
-class TrainFuseUpdate:
+class TrainFuseUpdate(FunctionPass):
     """Options: function (empty: every function)."""
 
-    function: str = ""
-
-    def run(self, module: ir.Module) -> None:
-        for op in defined_functions(module, self.function):
-            fuse_updates(op)
+    def rewrite(self, function: func.FuncOp) -> None:
+        fuse_updates(function)
 
 
 def fuse_updates(function: func.FuncOp) -> int:

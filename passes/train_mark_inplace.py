@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .._mlir import ir
 from .._mlir.dialects import func
-from ..compiler.source import defined_functions
+from ..compiler.source import FunctionPass
 from ..dialects import train
 
 IN_PLACE = "train.in_place"
@@ -33,14 +33,11 @@ depthwise path, (H + K - 1) * (W + K - 1) floats."""
 
 
 @dataclass
-class TrainMarkInplace:
+class TrainMarkInplace(FunctionPass):
     """Options: function (empty: every function)."""
 
-    function: str = ""
-
-    def run(self, module: ir.Module) -> None:
-        for op in defined_functions(module, self.function):
-            mark_inplace(op)
+    def rewrite(self, function: func.FuncOp) -> None:
+        mark_inplace(function)
 
 
 def mark_inplace(function: func.FuncOp) -> int:

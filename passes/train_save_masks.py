@@ -28,19 +28,16 @@ from dataclasses import dataclass
 
 from .._mlir import ir
 from .._mlir.dialects import func, quant
-from ..compiler.source import defined_functions
+from ..compiler.source import FunctionPass
 from ..dialects import train
 
 
 @dataclass
-class TrainSaveMasks:
+class TrainSaveMasks(FunctionPass):
     """Options: function (empty: every function)."""
 
-    function: str = ""
-
-    def run(self, module: ir.Module) -> None:
-        for op in defined_functions(module, self.function):
-            save_masks(op)
+    def rewrite(self, function: func.FuncOp) -> None:
+        save_masks(function)
 
 
 def save_masks(function: func.FuncOp) -> int:
