@@ -16,9 +16,9 @@ three copies of the step:
 - tcc: the smallest plan of the Cortex-M pipeline (driver.schedule_and_plan with
   fuse_bottlenecks="always"): --train-save-masks (1-bit masks of the activations the
   backward pass only compares), --train-fuse-bottleneck where it lowers the arena
-  (frozen inverted bottlenecks run row band by row band; `tcc --target=cortex-m7`
-  fuses only when the plan would not fit the part otherwise, as fusion costs
-  instructions), --train-reorder, --plan-memory;
+  (frozen inverted bottlenecks, and the first conv with the block after it, run row
+  band by row band; `tcc --target=cortex-m7` fuses only when the plan would not fit
+  the part otherwise, as fusion costs instructions), --train-reorder, --plan-memory;
 - tcc also updates each int8 conv weight as its gradient is computed
   (--train-fuse-update: no f32 weight gradient) and lets stride-1 depthwise input
   gradients overwrite their dy (--train-mark-inplace);

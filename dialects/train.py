@@ -450,19 +450,24 @@ def qconv2d(input, weight, bias, result_type, *, geometry: ConvGeometry = ConvGe
 
 
 def qbottleneck(input, expand, depthwise, project, result_type, *, depthwise_type,
-                expand_type=None, stride=(1, 1), padding=(0, 0), rounding, loc=None,
-                ip=None) -> ir.Value:
+                expand_type=None, expand_stride=(1, 1), expand_padding=(0, 0),
+                stride=(1, 1), padding=(0, 0), rounding, loc=None, ip=None) -> ir.Value:
     """Fused int8 inverted bottleneck; `expand` (or None), `depthwise` and `project`
-    are (weight, bias) pairs, the intermediate types per-tensor quantized elements."""
+    are (weight, bias) pairs, the intermediate types per-tensor quantized elements; a
+    KxK expansion (a first conv) has its own stride and padding."""
     n, _, h, w = shape_of(input)
+    extra = {}
+    if expand is not None:
+        ekh, ekw = shape_of(expand[0])[2:]
+        ge = ConvGeometry(stride=tuple(expand_stride), padding=tuple(expand_padding))
+        h, w = ge.output_size(h, ekh, 0), ge.output_size(w, ekw, 1)
+        extra = dict(expand_weight=expand[0], expand_bias=expand[1],
+                     expand_type=ir.TypeAttr.get(_type(expand_type)),
+                     expand_stride=list(expand_stride), expand_padding=list(expand_padding))
     o = shape_of(project[0])[0]
     kh, kw = shape_of(depthwise[0])[2:]
     g = ConvGeometry(stride=tuple(stride), padding=tuple(padding))
     shape = [n, o, g.output_size(h, kh, 0), g.output_size(w, kw, 1)]
-    extra = {}
-    if expand is not None:
-        extra = dict(expand_weight=expand[0], expand_bias=expand[1],
-                     expand_type=ir.TypeAttr.get(_type(expand_type)))
     return _gen.qbottleneck(_result_type(result_type, shape), input, *depthwise, *project,
                             ir.TypeAttr.get(_type(depthwise_type)), rounding_attr(rounding),
                             stride=list(stride), padding=list(padding), **extra,
@@ -471,8 +476,10 @@ def qbottleneck(input, expand, depthwise, project, result_type, *, depthwise_typ
 
 @dataclass(frozen=True)
 class BottleneckGeometry:
-    """Shapes of a train.qbottleneck: input [n, c, h, w], expanded channels e (c
-    without expansion), depthwise kernel, stride, padding, output [n, o, oh, ow]."""
+    """Shapes of a train.qbottleneck: input [n, c, xh, xw]; the depthwise input
+    [n, e, h, w] (the expanded tensor; the input without expansion), depthwise
+    kernel, stride, padding; output [n, o, oh, ow]; the expansion's kernel, stride
+    and padding ((1, 1), (1, 1), (0, 0) for a 1x1 one)."""
 
     n: int
     c: int
@@ -486,20 +493,40 @@ class BottleneckGeometry:
     oh: int
     ow: int
     expand: bool
+    xh: int = 0
+    xw: int = 0
+    expand_kernel: tuple[int, int] = (1, 1)
+    expand_stride: tuple[int, int] = (1, 1)
+    expand_padding: tuple[int, int] = (0, 0)
+
+    @property
+    def pointwise_expand(self) -> bool:
+        """A 1x1, stride 1, unpadded expansion (the depthwise input has the input's size)."""
+        return self.expand_kernel == (1, 1) and self.expand_stride == (1, 1) and \
+            self.expand_padding == (0, 0)
 
     @staticmethod
     def of(op) -> "BottleneckGeometry":
         operation = getattr(op, "operation", op)
         attrs = operation.attributes
-        n, c, h, w = shape_of(operation.operands[0])
+        n, c, xh, xw = shape_of(operation.operands[0])
         expand = "expand_type" in attrs
         depthwise = operation.operands[3 if expand else 1]
         e, _, kh, kw = shape_of(depthwise)
         _, o, oh, ow = shape_of(operation.results[0])
+        stem = {}
+        h, w = xh, xw
+        if expand:
+            ekh, ekw = shape_of(operation.operands[1])[2:]
+            ge = ConvGeometry(stride=tuple(ir.DenseI64ArrayAttr(attrs["expand_stride"])),
+                              padding=tuple(ir.DenseI64ArrayAttr(attrs["expand_padding"])))
+            h, w = ge.output_size(xh, ekh, 0), ge.output_size(xw, ekw, 1)
+            stem = dict(expand_kernel=(ekh, ekw), expand_stride=ge.stride,
+                        expand_padding=ge.padding)
         return BottleneckGeometry(n, c, h, w, e, o, (kh, kw),
                                   tuple(ir.DenseI64ArrayAttr(attrs["stride"])),
                                   tuple(ir.DenseI64ArrayAttr(attrs["padding"])), oh, ow,
-                                  expand)
+                                  expand, xh, xw, **stem)
 
     @property
     def ring_bytes(self) -> int:

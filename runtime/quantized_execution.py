@@ -100,7 +100,7 @@ def _type_attr(op, name: str, what: str) -> quant.UniformQuantizedType:
 
 
 def _qbottleneck(op, args):
-    """train.qbottleneck: exactly qconv2d(1x1 expand) -> qconv2d(depthwise) ->
+    """train.qbottleneck: exactly qconv2d(expand) -> qconv2d(depthwise) ->
     qconv2d(1x1 project), each requantized to its type with the op's rounding."""
     g = train.BottleneckGeometry.of(op)
     parts = train.qbottleneck_operands(op)
@@ -109,7 +109,7 @@ def _qbottleneck(op, args):
     stages = []
     if parts["expand"] is not None:
         stages.append((parts["expand"], _type_attr(op, "expand_type", "expand"),
-                       dict(stride=(1, 1), padding=(0, 0), groups=1)))
+                       dict(stride=g.expand_stride, padding=g.expand_padding, groups=1)))
     stages.append((parts["depthwise"], _type_attr(op, "depthwise_type", "depthwise"),
                    dict(stride=g.stride, padding=g.padding, groups=g.e)))
     stages.append((parts["project"], per_tensor(op, op.results[0], "result"),

@@ -128,18 +128,22 @@ def _qbottleneck(op, a, r):
             continue
         y = qx._type_attr(op, type_name, type_name.split("_")[0]) if type_name else \
             _storage(op, op.results[0], "result")
-        _check_taps(op, taps * (g.c if suffix == "_e" else 1))
+        _check_taps(op, taps * (g.c * g.expand_kernel[0] * g.expand_kernel[1]
+                                if suffix == "_e" else 1))
         lines += _requant(op, x, y, qx.weight_scales(op, pair[0]), suffix)
         x = y
     weights = [operand[v] if v is not None else "NULL"
                for pair in (parts["expand"] or (None, None), parts["depthwise"],
                             parts["project"]) for v in pair]
+    mode = 0 if not g.expand else 1 if g.pointwise_expand else 2
     shape = c_ints([g.n, g.c, g.h, g.w, g.e, g.o, *g.kernel, g.oh, g.ow, *g.stride,
-                    *g.padding, int(g.expand)])
+                    *g.padding, mode, g.xh, g.xw, *g.expand_kernel, *g.expand_stride,
+                    *g.expand_padding])
+    taps = g.expand_kernel[0] * g.expand_kernel[1]
     offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
     return lines + [
         f"  const tcc_q_bottleneck_shape s = {{{shape}}};",
-        f"  int16_t scratch[TCC_Q_BOTTLENECK_SCRATCH({g.c}, {g.e})];",
+        f"  int16_t scratch[TCC_Q_BOTTLENECK_SCRATCH({g.c}, {g.e}, {taps})];",
         f"  tcc_q_bottleneck_s8_inline({a[0]}, {', '.join(weights)}, {r}, s, rq_e, rq_d, "
         f"rq_p, TCC_I8({offset}), scratch);", "}"]
 

@@ -205,8 +205,18 @@ static LogicalResult verifyScratchOffset(Operation *op,
   };
   ArrayRef<int64_t> dw = shape(bottleneck.getDepthwiseWeight());
   int64_t bytes = dw[0] * shape(bottleneck.getResult())[3];
-  if (bottleneck.getExpandWeight())
-    bytes += dw[0] * dw[2] * shape(bottleneck.getInput())[3];
+  if (bottleneck.getExpandStride().size() != 2 ||
+      bottleneck.getExpandPadding().size() != 2)
+    return success(); // the op's verifier reports it
+  if (bottleneck.getExpandWeight()) {
+    // The ring of KH expanded rows, as wide as the expansion's output.
+    int64_t width = (shape(bottleneck.getInput())[3] +
+                     2 * bottleneck.getExpandPadding()[1] -
+                     shape(bottleneck.getExpandWeight())[3]) /
+                        bottleneck.getExpandStride()[1] +
+                    1;
+    bytes += dw[0] * dw[2] * width;
+  }
   return Arena::of(op).check(op, *offset, bytes, "the scratch");
 }
 

@@ -683,11 +683,34 @@ LogicalResult QBottleneckOp::verify() {
   if (weight != bias || weight != type)
     return emitOpError() << "expected the expand weight, bias and type together";
   int64_t channels = shapeOf(getInput())[1];
+  // The depthwise input: the expanded tensor, else the input.
+  SmallVector<int64_t> expanded(shapeOf(getInput()));
+  ArrayRef<int64_t> expandStride = getExpandStride(),
+                    expandPadding = getExpandPadding();
+  if (expandStride.size() != 2 || expandPadding.size() != 2)
+    return emitOpError()
+           << "expected expand_stride and expand_padding of 2 values each";
   if (weight) {
     if (failed(verifyBottleneckStage(*this, getExpandWeight(), getExpandBias(),
-                                     channels, true, "expand")))
+                                     channels, false, "expand")))
       return failure();
-    channels = shapeOf(getExpandWeight())[0];
+    ArrayRef<int64_t> w = shapeOf(getExpandWeight());
+    channels = w[0];
+    expanded[1] = channels;
+    for (int i = 0; i < 2; ++i) {
+      if (expandStride[i] < 1 || expandPadding[i] < 0)
+        return emitOpError()
+               << "expected expand_stride >= 1 and expand_padding >= 0";
+      int64_t span = expanded[2 + i] + 2 * expandPadding[i] - w[2 + i];
+      if (span < 0)
+        return emitOpError() << "the " << w[2] << "x" << w[3]
+                             << " expand kernel does not fit the padded input";
+      expanded[2 + i] = span / expandStride[i] + 1;
+    }
+  } else if (expandStride != ArrayRef<int64_t>{1, 1} ||
+             expandPadding != ArrayRef<int64_t>{0, 0}) {
+    return emitOpError() << "expected no expand_stride or expand_padding "
+                            "without an expansion";
   }
   if (failed(verifyBottleneckStage(*this, getDepthwiseWeight(),
                                    getDepthwiseBias(), 1, false, "depthwise")) ||
@@ -706,12 +729,12 @@ LogicalResult QBottleneckOp::verify() {
     if (padding[i] < 0)
       return emitOpError() << "expected padding >= 0";
   }
-  ArrayRef<int64_t> in = shapeOf(getInput()), out = shapeOf(getResult());
-  if (failed(verifyBatchAndChannels(*this, out, in[0],
+  ArrayRef<int64_t> out = shapeOf(getResult());
+  if (failed(verifyBatchAndChannels(*this, out, expanded[0],
                                     shapeOf(getProjectWeight())[0])))
     return failure();
   int64_t dilation[] = {1, 1};
-  return verifySpatialOutput(*this, in,
+  return verifySpatialOutput(*this, expanded,
                              shapeOf(getDepthwiseWeight()).drop_front(2), out,
                              stride, padding, dilation);
 }

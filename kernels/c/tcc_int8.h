@@ -495,6 +495,29 @@ TCC_INT8_INLINE int32_t tcc_q_inside(int32_t i, int32_t j, int32_t count,
          v + (count - 1) * s.stride_w + (s.kw - 1) * s.dil_w < s.w;
 }
 
+/* Output row i of one image of the im2col conv (groups == 1): output channel o
+ * of pixel j at y_row[o * plane + j]. scratch: TCC_Q_CONV_SCRATCH(C, KH, KW). */
+TCC_INT8_INLINE void tcc_q_conv_row_im2col(const int8_t *xn, const int8_t *w,
+                                           const int32_t *bias, int8_t *y_row,
+                                           int32_t plane, int32_t i, tcc_q_conv_shape s,
+                                           tcc_q_requant rq, int16_t *scratch) {
+  const int32_t k = s.c * s.kh * s.kw;
+  int16_t *c0 = scratch, *c1 = scratch + k;
+  for (int32_t j = 0; j < s.ow; j += 2) {
+    const int32_t two = j + 1 < s.ow;
+    if (tcc_q_inside(i, j, 1 + two, s)) {
+      tcc_q_im2col(xn, c0, i, j, s, rq.input_zp, 1);
+      if (two) tcc_q_im2col(xn, c1, i, j + 1, s, rq.input_zp, 1);
+    } else {
+      tcc_q_im2col(xn, c0, i, j, s, rq.input_zp, 0);
+      if (two) tcc_q_im2col(xn, c1, i, j + 1, s, rq.input_zp, 0);
+    }
+    int8_t *yp = y_row + j;
+    tcc_q_gemm_2col(c0, two ? c1 : c0, w, bias, yp, two ? yp + 1 : NULL, plane, k, s.o,
+                    rq);
+  }
+}
+
 /* The conv of tcc_q_conv2d_s8_inline for groups == 1 as partial im2col: the
  * columns of two output pixels, then tcc_q_gemm_2col over every output channel.
  * scratch: TCC_Q_CONV_SCRATCH(C, KH, KW) int16 values. */
@@ -502,26 +525,12 @@ TCC_INT8_INLINE void tcc_q_conv2d_im2col_s8_inline(const int8_t *x, const int8_t
                                                    const int32_t *bias, int8_t *y,
                                                    tcc_q_conv_shape s, tcc_q_requant rq,
                                                    int16_t *scratch) {
-  const int32_t k = s.c * s.kh * s.kw, plane = s.oh * s.ow;
-  int16_t *c0 = scratch, *c1 = scratch + k;
+  const int32_t plane = s.oh * s.ow;
   for (int32_t n = 0; n < s.n; ++n) {
     const int8_t *xn = x + n * s.c * s.h * s.w;
     int8_t *yn = y + n * s.o * plane;
-    for (int32_t i = 0; i < s.oh; ++i) {
-      for (int32_t j = 0; j < s.ow; j += 2) {
-        const int32_t two = j + 1 < s.ow;
-        if (tcc_q_inside(i, j, 1 + two, s)) {
-          tcc_q_im2col(xn, c0, i, j, s, rq.input_zp, 1);
-          if (two) tcc_q_im2col(xn, c1, i, j + 1, s, rq.input_zp, 1);
-        } else {
-          tcc_q_im2col(xn, c0, i, j, s, rq.input_zp, 0);
-          if (two) tcc_q_im2col(xn, c1, i, j + 1, s, rq.input_zp, 0);
-        }
-        int8_t *yp = yn + i * s.ow + j;
-        tcc_q_gemm_2col(c0, two ? c1 : c0, w, bias, yp, two ? yp + 1 : NULL, plane, k,
-                        s.o, rq);
-      }
-    }
+    for (int32_t i = 0; i < s.oh; ++i)
+      tcc_q_conv_row_im2col(xn, w, bias, yn + i * s.ow, plane, i, s, rq, scratch);
   }
 }
 
@@ -710,18 +719,25 @@ TCC_INT8_INLINE void tcc_q_depthwise_conv2d_s8_inline(const int8_t *x, const int
  * ------------------------------------------------------------------------- */
 
 typedef struct {
-  int32_t n, c, h, w;           /* input N, C, H, W */
+  int32_t n, c, h, w;           /* N, input C, depthwise input H, W */
   int32_t e, o, kh, kw;         /* expanded channels (C without expansion), outputs, kernel */
   int32_t oh, ow, stride_h, stride_w, pad_h, pad_w;
-  int32_t expand;               /* 1: a 1x1 expansion from C to E channels first */
+  int32_t expand;               /* 0: none; 1: a 1x1 expansion from C to E channels;
+                                   2: a dense KxK one (a first conv), the fields below */
+  int32_t xh, xw;               /* input H, W (H, W but for expand 2) */
+  int32_t ekh, ekw, estride_h, estride_w, epad_h, epad_w; /* the expansion's geometry */
 } tcc_q_bottleneck_shape;
 
 /* Arena scratch (int8 bytes): the ring of KH expanded rows of every channel
  * (expansion only), then one depthwise output row of every channel. */
 #define TCC_Q_BOTTLENECK_ARENA(e, kh, w, ow, expand) \
   (((expand) ? (e) * (kh) * (w) : 0) + (e) * (ow))
-/* Stack scratch (int16 values): the pointwise columns of the wider 1x1 conv. */
-#define TCC_Q_BOTTLENECK_SCRATCH(c, e) TCC_Q_POINTWISE_SCRATCH((c) > (e) ? (c) : (e))
+/* Stack scratch (int16 values): the columns of the wider 1x1 conv, or of the
+ * expansion's KxK conv (taps = EKH * EKW, 1 without). */
+#define TCC_Q_BOTTLENECK_SCRATCH(c, e, taps)                                          \
+  (TCC_Q_POINTWISE_SCRATCH((c) > (e) ? (c) : (e)) > TCC_Q_CONV_SCRATCH(c, taps, 1)   \
+       ? TCC_Q_POINTWISE_SCRATCH((c) > (e) ? (c) : (e))                               \
+       : TCC_Q_CONV_SCRATCH(c, taps, 1))
 
 /* One depthwise output row i of every channel into d[m * ow + j]: channel m's
  * input row r (0 <= r < h) at src + m * plane + (r % rows) * w (rows: the ring's
@@ -761,31 +777,39 @@ TCC_INT8_INLINE void tcc_q_bottleneck_depthwise_row(const int8_t *src, int32_t p
  * ring are computed into ring slot r % KH (a row is computed once: the slots it
  * overwrites belong to rows above the window), then the depthwise row, then its
  * projection. arena: TCC_Q_BOTTLENECK_ARENA bytes; scratch:
- * TCC_Q_BOTTLENECK_SCRATCH(C, E) int16 values. */
+ * TCC_Q_BOTTLENECK_SCRATCH(C, E, EKH * EKW) int16 values. */
 TCC_INT8_INLINE void tcc_q_bottleneck_s8_inline(
     const int8_t *x, const int8_t *we, const int32_t *be, const int8_t *wd,
     const int32_t *bd, const int8_t *wp, const int32_t *bp, int8_t *y,
     tcc_q_bottleneck_shape s, tcc_q_requant rq_e, tcc_q_requant rq_d,
     tcc_q_requant rq_p, int8_t *arena, int16_t *scratch) {
-  const int32_t hw = s.h * s.w;
+  const int32_t xhw = s.xh * s.xw;
   int8_t *ring = arena;
   int8_t *d = arena + (s.expand ? s.e * s.kh * s.w : 0);
+  /* The expansion as a conv producing the H x W expanded rows (expand 2). */
+  const tcc_q_conv_shape se = {1, s.c, s.xh, s.xw, s.e, s.ekh, s.ekw, s.h, s.w,
+                               s.estride_h, s.estride_w, s.epad_h, s.epad_w, 1, 1, 1};
   for (int32_t n = 0; n < s.n; ++n) {
-    const int8_t *xn = x + n * s.c * hw;
+    const int8_t *xn = x + n * s.c * xhw;
     int8_t *yn = y + n * s.o * s.oh * s.ow;
     int32_t next = 0; /* the first expanded row not yet computed */
     for (int32_t i = 0; i < s.oh; ++i) {
       if (s.expand) {
         const int32_t first = i * s.stride_h - s.pad_h;
         const int32_t end = first + s.kh < s.h ? first + s.kh : s.h;
-        for (int32_t r = next > first ? next : (first > 0 ? first : 0); r < end; ++r)
-          tcc_q_pointwise_span_s8_inline(xn + r * s.w, hw, we, be,
-                                         ring + (r % s.kh) * s.w, s.kh * s.w, s.w,
-                                         s.c, s.e, rq_e, scratch);
+        for (int32_t r = next > first ? next : (first > 0 ? first : 0); r < end; ++r) {
+          if (s.expand == 1)
+            tcc_q_pointwise_span_s8_inline(xn + r * s.w, xhw, we, be,
+                                           ring + (r % s.kh) * s.w, s.kh * s.w, s.w,
+                                           s.c, s.e, rq_e, scratch);
+          else
+            tcc_q_conv_row_im2col(xn, we, be, ring + (r % s.kh) * s.w, s.kh * s.w, r, se,
+                                  rq_e, scratch);
+        }
         if (end > next) next = end;
         tcc_q_bottleneck_depthwise_row(ring, s.kh * s.w, s.kh, wd, bd, d, i, s, rq_d);
       } else {
-        tcc_q_bottleneck_depthwise_row(xn, hw, s.h, wd, bd, d, i, s, rq_d);
+        tcc_q_bottleneck_depthwise_row(xn, xhw, s.h, wd, bd, d, i, s, rq_d);
       }
       tcc_q_pointwise_span_s8_inline(d, s.ow, wp, bp, yn + i * s.ow, s.oh * s.ow, s.ow,
                                      s.e, s.o, rq_p, scratch);

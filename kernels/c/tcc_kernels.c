@@ -325,9 +325,7 @@ static void tcc_grad_weight_1x1_f32(const float *dy, const float *x, float *dw, 
         tcc_grad_weight_tile44(d, v, n, o * hw, c * hw, hw, y, stride);
       else
         tcc_grad_weight_tile(d, v, n, o * hw, c * hw, hw, y, stride, ob, cb);
-      if (sink != NULL)
-        for (int32_t j = 0; j < ob; ++j)
-          sink->put(sink, t + j * TCC_TILE, (oc0 + j) * c + c0, cb);
+      if (sink != NULL) sink->put(sink, t, TCC_TILE, oc0 * c + c0, c, ob, cb);
     }
   }
 }
@@ -535,7 +533,7 @@ void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
           dwc[ky * p->kw + kx] = acc;
         }
       }
-      if (sink != NULL) sink->put(sink, t, (oc * cg + ci) * taps, taps);
+      if (sink != NULL) sink->put(sink, t, taps, (oc * cg + ci) * taps, taps, 1, taps);
     }
   }
 }

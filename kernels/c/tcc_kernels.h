@@ -74,10 +74,12 @@ void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
                                 const tcc_conv2d_params *p);
 
 /* Where a weight gradient goes block by block instead of into a dw tensor:
- * put(sink, g, index, count) receives dw[index .. index + count) once each, a
- * block within one (o, ci) (count <= KH*KW, or <= TCC_TILE of a pointwise row). */
+ * put(sink, g, gs, index, stride, rows, count) receives, for r < rows, the count
+ * values g[r * gs ..] of dw[index + r * stride ..], each row within one output
+ * channel (the KH*KW taps of one (o, ci), or a pointwise tile's row). */
 typedef struct tcc_dw_sink {
-  void (*put)(const struct tcc_dw_sink *sink, const float *g, int32_t index, int32_t count);
+  void (*put)(const struct tcc_dw_sink *sink, const float *g, int32_t gs, int32_t index,
+              int32_t stride, int32_t rows, int32_t count);
 } tcc_dw_sink;
 
 /* tcc_conv2d_grad_weight_f32 into dw (sink NULL) or, the same sums, into `sink`

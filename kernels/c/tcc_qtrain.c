@@ -34,9 +34,10 @@ static inline int8_t tcc_qsgd_s8_one(int8_t stored, float g, float coef, float d
 }
 
 /* The int8 updates of values [index, index + count), all of one channel. */
-static void tcc_qsgd_s8_block(int8_t *param, const float *grad, int32_t index,
-                              int32_t count, const tcc_qsgd_params *q) {
-  const int32_t c = q->channels == 1 ? 0 : (index / q->inner) % q->channels;
+static inline void tcc_qsgd_s8_block(int8_t *param, const float *grad, int32_t index,
+                                     int32_t count, const tcc_qsgd_params *q) {
+  int32_t c = q->channels == 1 ? 0 : index / q->inner;
+  if (c >= q->channels) c %= q->channels;
   if (q->dead != NULL && q->dead[c]) return; /* a dead channel keeps its values */
   /* Locals: stores through the int8 `param` may alias *q for the compiler. */
   const float coef = q->coef[c], decay = q->decay, zp = (float)q->zp;
@@ -60,10 +61,11 @@ typedef struct {
   const tcc_qsgd_params *q;
 } tcc_qsgd_sink;
 
-static void tcc_qsgd_put(const tcc_dw_sink *sink, const float *g, int32_t index,
-                         int32_t count) {
+static void tcc_qsgd_put(const tcc_dw_sink *sink, const float *g, int32_t gs, int32_t index,
+                         int32_t stride, int32_t rows, int32_t count) {
   const tcc_qsgd_sink *u = (const tcc_qsgd_sink *)sink;
-  tcc_qsgd_s8_block(u->param + index, g, index, count, u->q);
+  for (int32_t r = 0; r < rows; ++r, g += gs, index += stride)
+    tcc_qsgd_s8_block(u->param + index, g, index, count, u->q);
 }
 
 void tcc_conv2d_grad_weight_qsgd_s8(const float *dy, const float *x, int8_t *param,

@@ -41,6 +41,41 @@ func.func @expand_depthwise_project(
 
 // -----
 
+// A first conv (3x3, stride 2, padding 1, from a 3-channel image) is the expansion of
+// the block after it: its output, the largest tensor of the forward pass, goes.
+!x = !quant.uniform<i8:f32, 0.02:-128>
+!e = !quant.uniform<i8:f32, 0.03:-128>
+!d = !quant.uniform<i8:f32, 0.04:-5>
+!y = !quant.uniform<i8:f32, 0.05:3>
+!we = !quant.uniform<i8:f32:0, {0.01,0.02,0.03,0.04}>
+!wp = !quant.uniform<i8:f32:0, {0.01,0.02}>
+// CHECK-LABEL: func.func @stem(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<1x3x16x16x
+// CHECK-SAME: %[[WE:[^:]*]]: tensor<4x3x3x3x
+// CHECK-NOT: train.qconv2d
+// CHECK: %[[Y:.*]] = train.qbottleneck %[[X]] expand %[[WE]], %{{.*}} to !quant.uniform<i8:f32, 3.000000e-02:-128> expand_stride [2, 2] expand_padding [1, 1] depthwise %{{.*}}, %{{.*}} padding [1, 1] to !quant.uniform<i8:f32, 4.000000e-02:-5> project
+// CHECK-SAME: -> tensor<1x2x8x8x!quant.uniform<i8:f32, 5.000000e-02:3>>
+// CHECK-NOT: train.qconv2d
+// CHECK: return %[[Y]]
+func.func @stem(
+    %x: tensor<1x3x16x16x!x>,
+    %we: tensor<4x3x3x3x!we> {train.role = #train.role<frozen>},
+    %be: tensor<4xi32> {train.role = #train.role<frozen>},
+    %wd: tensor<4x1x3x3x!we> {train.role = #train.role<frozen>},
+    %bd: tensor<4xi32> {train.role = #train.role<frozen>},
+    %wp: tensor<2x4x1x1x!wp> {train.role = #train.role<frozen>},
+    %bp: tensor<2xi32> {train.role = #train.role<frozen>}) -> tensor<1x2x8x8x!y> {
+  %e = train.qconv2d %x, %we, %be stride [2, 2] padding [1, 1] rounding multiplier_shift
+      : (tensor<1x3x16x16x!x>, tensor<4x3x3x3x!we>, tensor<4xi32>) -> tensor<1x4x8x8x!e>
+  %d = train.qconv2d %e, %wd, %bd padding [1, 1] groups 4 rounding multiplier_shift
+      : (tensor<1x4x8x8x!e>, tensor<4x1x3x3x!we>, tensor<4xi32>) -> tensor<1x4x8x8x!d>
+  %y = train.qconv2d %d, %wp, %bp rounding multiplier_shift
+      : (tensor<1x4x8x8x!d>, tensor<2x4x1x1x!wp>, tensor<2xi32>) -> tensor<1x2x8x8x!y>
+  return %y : tensor<1x2x8x8x!y>
+}
+
+// -----
+
 // No expansion (depthwise -> project) and a residual qadd, which stays a separate
 // element-wise op reading the fused result.
 !x = !quant.uniform<i8:f32, 0.02:-128>

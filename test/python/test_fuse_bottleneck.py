@@ -1,7 +1,8 @@
 """--train-fuse-bottleneck and train.qbottleneck: fusion changes no result bit.
 
 - seeded random inverted bottlenecks (expansion or not, kernel 3/5/7, stride 1/2,
-  padding, a residual qadd or not, both roundings, narrowed storage ranges) written
+  padding, a residual qadd or not, both roundings, narrowed storage ranges; and
+  stems, a first conv 3x3/5x5 of stride 1/2 as the expansion) written
   as @forward modules of frozen int8 convs: the pass fuses each chain into one op,
   the interpreter gives the unfused module's output bit for bit, and the C kernel
   (tcc_q_bottleneck_s8_inline, host build; a subset in qemu) gives the interpreter's;
@@ -33,6 +34,7 @@ from tcc.runtime.interpreter import run_function
 
 SEED = 5150
 COUNT = 24
+STEMS = 6
 QEMU_EVERY = 4
 TTE_DIR = Path(tcc.__file__).resolve().parent / ".." / "shared" / "models" / "tte"
 
@@ -55,6 +57,7 @@ class Block:
     residual: bool
     rounding: str
     seed: int
+    stem: tuple[int, int, int] | None = None   # a KxK expansion: (kernel, stride, pad)
 
     @property
     def name(self) -> str:
@@ -65,8 +68,16 @@ class Block:
         return self.e if self.e is not None else self.c
 
     @property
+    def mid_hw(self) -> tuple[int, int]:
+        """The depthwise input's height and width (the stem's output)."""
+        if self.stem is None:
+            return self.h, self.w
+        k, s, p = self.stem
+        return tuple((n + 2 * p - k) // s + 1 for n in (self.h, self.w))
+
+    @property
     def out_hw(self) -> tuple[int, int]:
-        return tuple((n + 2 * self.pad - self.k) // self.stride + 1 for n in (self.h, self.w))
+        return tuple((n + 2 * self.pad - self.k) // self.stride + 1 for n in self.mid_hw)
 
 
 def make_blocks() -> list[Block]:
@@ -83,6 +94,16 @@ def make_blocks() -> list[Block]:
         pad = k // 2 if residual else int(rng.integers(0, k // 2 + 1))
         blocks.append(Block(i, c, e, o, k, stride, pad, h, w, residual, ("float_scale", "multiplier_shift")[i % 2],
                             int(rng.integers(1 << 30))))
+    # Stems: a first conv (3 input channels, 3x3 or 5x5, stride 1 or 2) as the
+    # expansion of a block without a residual.
+    for i in range(COUNT, COUNT + STEMS):
+        k, stride = (3, 5, 7)[i % 3], 1 + i % 2
+        stem = ((3, 5)[i % 2], 1 + (i // 2) % 2, int(rng.integers(0, 3)))
+        h, w = (int(v) for v in rng.integers(k + 6, k + 20, size=2))
+        blocks.append(Block(i, 3, int(rng.integers(4, 17)), int(rng.integers(2, 12)), k,
+                            stride, k // 2, h, w, False,
+                            ("float_scale", "multiplier_shift")[i % 2],
+                            int(rng.integers(1 << 30)), stem))
     return blocks
 
 
@@ -117,12 +138,17 @@ def block_module(b: Block) -> tuple[str, list[np.ndarray]]:
         args.append((f"w{name}", _weight_type(rng, shape), w))
         args.append((f"b{name}", _tensor([shape[0]], "i32"), bias))
         in_t = _tensor([1, shape[1] if "groups" not in attrs else shape[0], *hw], value_t)
+        assert "groups" in attrs or name != "e" or shape[1] == b.c
         out_t = _tensor([1, shape[0], *out_hw], y_t)
         ops.append(f"  %{name} = train.qconv2d {value}, %w{name}, %b{name} {attrs} rounding "
                    f"{b.rounding} : ({in_t}, {args[-2][1]}, {args[-1][1]}) -> {out_t}")
         value, value_t, hw = f"%{name}", y_t, out_hw
 
-    if b.e is not None:
+    if b.stem is not None:
+        k, stride, pad = b.stem
+        conv("e", [b.e, b.c, k, k], _act(rng), b.mid_hw,
+             f"stride [{stride}, {stride}] padding [{pad}, {pad}]")
+    elif b.e is not None:
         conv("e", [b.e, b.c, 1, 1], _act(rng, narrow=b.index % 5 == 0), (b.h, b.w))
     conv("d", [b.mid, 1, b.k, b.k], _act(rng, narrow=b.index % 3 == 0), (oh, ow),
          f"stride [{b.stride}, {b.stride}] padding [{b.pad}, {b.pad}] groups {b.mid}")
@@ -154,7 +180,8 @@ def blocks():
 
 def test_random_blocks_fuse_and_match_the_unfused_interpreter(blocks):
     assert {b.k for b in blocks} == {3, 5, 7} and {b.stride for b in blocks} == {1, 2}
-    assert any(b.residual for b in blocks) and any(b.e is None for b in blocks)
+    assert any(b.residual for b in blocks) and any(b.e is None for b in blocks) and \
+        any(b.stem is not None for b in blocks)
     for b in blocks:
         text, args = block_module(b)
         plain, fused = _parse(text, b.name), _parse(text, b.name)

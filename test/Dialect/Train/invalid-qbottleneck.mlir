@@ -117,3 +117,50 @@ func.func @scratch_on_another_op(%x: tensor<1x2x!x>) -> tensor<1x2x!x> {
       : (tensor<1x2x!x>, tensor<1x2x!x>) -> tensor<1x2x!x>
   return %y : tensor<1x2x!x>
 }
+
+// -----
+
+!x = !quant.uniform<i8:f32, 0.02:-128>
+!y = !quant.uniform<i8:f32, 0.05:3>
+!w = !quant.uniform<i8:f32:0, {0.01,0.02}>
+func.func @stem_stride_without_expansion(%x: tensor<1x2x6x6x!x>, %wd: tensor<2x1x3x3x!w>,
+    %bd: tensor<2xi32>, %wp: tensor<2x2x1x1x!w>, %bp: tensor<2xi32>) -> tensor<1x2x6x6x!y> {
+  // expected-error @+1 {{'train.qbottleneck' op expected no expand_stride or expand_padding without an expansion}}
+  %y = train.qbottleneck %x expand_stride [2, 2] depthwise %wd, %bd padding [1, 1] to !x
+      project %wp, %bp rounding float_scale : (tensor<1x2x6x6x!x>, tensor<2x1x3x3x!w>,
+      tensor<2xi32>, tensor<2x2x1x1x!w>, tensor<2xi32>) -> tensor<1x2x6x6x!y>
+  return %y : tensor<1x2x6x6x!y>
+}
+
+// -----
+
+!x = !quant.uniform<i8:f32, 0.02:-128>
+!y = !quant.uniform<i8:f32, 0.05:3>
+!w = !quant.uniform<i8:f32:0, {0.01,0.02}>
+func.func @stem_kernel_too_large(%x: tensor<1x3x2x2x!x>, %we: tensor<2x3x5x5x!w>,
+    %be: tensor<2xi32>, %wd: tensor<2x1x3x3x!w>, %bd: tensor<2xi32>, %wp: tensor<2x2x1x1x!w>,
+    %bp: tensor<2xi32>) -> tensor<1x2x1x1x!y> {
+  // expected-error @+1 {{'train.qbottleneck' op the 5x5 expand kernel does not fit the padded input}}
+  %y = train.qbottleneck %x expand %we, %be to !x depthwise %wd, %bd padding [1, 1] to !x
+      project %wp, %bp rounding float_scale : (tensor<1x3x2x2x!x>, tensor<2x3x5x5x!w>,
+      tensor<2xi32>, tensor<2x1x3x3x!w>, tensor<2xi32>, tensor<2x2x1x1x!w>, tensor<2xi32>)
+      -> tensor<1x2x1x1x!y>
+  return %y : tensor<1x2x1x1x!y>
+}
+
+// -----
+
+!x = !quant.uniform<i8:f32, 0.02:-128>
+!y = !quant.uniform<i8:f32, 0.05:3>
+!w = !quant.uniform<i8:f32:0, {0.01,0.02}>
+func.func @stem_output_size(%x: tensor<1x3x8x8x!x>, %we: tensor<2x3x3x3x!w>,
+    %be: tensor<2xi32>, %wd: tensor<2x1x3x3x!w>, %bd: tensor<2xi32>, %wp: tensor<2x2x1x1x!w>,
+    %bp: tensor<2xi32>) -> tensor<1x2x8x8x!y> {
+  // expected-error @+1 {{'train.qbottleneck' op output height (8) does not match 4}}
+  %y = train.qbottleneck %x expand %we, %be to !x expand_stride [2, 2] expand_padding [1, 1]
+      depthwise %wd, %bd padding [1, 1] to !x
+      project %wp, %bp rounding float_scale : (tensor<1x3x8x8x!x>, tensor<2x3x3x3x!w>,
+      tensor<2xi32>, tensor<2x1x3x3x!w>, tensor<2xi32>, tensor<2x2x1x1x!w>, tensor<2xi32>)
+      -> tensor<1x2x8x8x!y>
+  return %y : tensor<1x2x8x8x!y>
+}

@@ -380,11 +380,13 @@ def Train_QConv2dOp : Train_Op<"qconv2d", [Pure]> {
 
 def Train_QBottleneckOp : Train_Op<"qbottleneck",
                                    [Pure, AttrSizedOperandSegments]> {
-  let summary = "fused int8 inverted bottleneck: [1x1 expand] -> depthwise -> 1x1 project";
+  let summary = "fused int8 inverted bottleneck: [expand] -> depthwise -> 1x1 project";
   let description = [{
     Exactly the composition of train.qconv2d ops (same `rounding` for all):
-    e = qconv2d(x, w_e, b_e) (1x1, to `expand_type`; absent without `expand`,
-    then e = x), d = qconv2d(e, w_d, b_d) (depthwise, groups = channels of e,
+    e = qconv2d(x, w_e, b_e) (to `expand_type`; a 1x1 expansion, or a dense
+    KxK conv with `expand_stride` and `expand_padding` such as a network's first
+    conv; absent without `expand`, then e = x),
+    d = qconv2d(e, w_d, b_d) (depthwise, groups = channels of e,
     kernel from w_d, `stride`, `padding`, to `depthwise_type`), and
     y = qconv2d(d, w_p, b_p) (1x1, to the result type). e and d are never
     materialised: a kernel computes y row band by row band from a ring of the
@@ -406,12 +408,15 @@ def Train_QBottleneckOp : Train_Op<"qbottleneck",
                        Train_QBiasTensor:$project_bias,
                        OptionalAttr<TypeAttrOf<Train_QInt8>>:$expand_type,
                        TypeAttrOf<Train_QInt8>:$depthwise_type,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$expand_stride,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$expand_padding,
                        DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
                        DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$padding,
                        Train_RoundingAttr:$rounding);
   let results = (outs Train_QTensor:$result);
   let assemblyFormat = [{
     $input (`expand` $expand_weight^ `,` $expand_bias `to` $expand_type)?
+    (`expand_stride` $expand_stride^)? (`expand_padding` $expand_padding^)?
     `depthwise` $depthwise_weight `,` $depthwise_bias (`stride` $stride^)?
     (`padding` $padding^)? `to` $depthwise_type
     `project` $project_weight `,` $project_bias
