@@ -26,9 +26,9 @@ three copies of the step:
   arena bytes live at once; no placement of it beats it); gap: (tcc - bound) / bound;
 - floor: a lower bound under every order of that program's ops
   (liveness.any_order_bound: trainable parameters, plus the op whose own operands,
-  results and scratch need the most, e.g. the first conv's input and output); a
-  scheme whose floor exceeds the paper's figure cannot reach it by scheduling and
-  planning ("no (floor)");
+  results and scratch need the most, e.g. the input image and the first fused
+  block's output); a scheme whose floor exceeds the paper's figure cannot reach it
+  by scheduling and planning this program ("no (floor)"), only by changing it;
 - paper: the paper's sparse update + reorder figure for the model (DESIGN.md:
   MobileNetV2-w0.35 141 KB, ProxylessNAS-w0.3 135 KB, MCUNet-5FPS 173 KB) and whether
   tcc's peak is at or below it; fused: whether fusion was used;
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         slowest = max(rows, key=lambda r: r["seconds"])
         beyond = sum(r["floor"] > r["paper"] for r in rows)
         print(f"\n{met_paper}/{len(rows)} schemes at or below the paper's figure ({beyond} "
-              "cannot be: their floor exceeds it); "
+              "cannot be with this program: their floor exceeds it); "
               f"{met_gap}/{len(rows)} within {100 * GAP_GOAL:.0f}% of the bound; slowest "
               f"masks + fusion + reorder + plan {slowest['seconds']:.2f} s "
               f"({slowest['model']} {slowest['scheme']})")
