@@ -1,7 +1,7 @@
 """Triton int8 kernels, bit-exact with the reference interpreter in both rounding modes
 (runtime/quantized_ops.py, runtime/quantized_training.py): train.qlinear and
 train.qconv2d with a requantization epilogue, train.qadd, train.qavg_pool2d,
-train.qglobal_avg_pool, quant.dcast / qcast / scast and train.qsgd.
+train.qglobal_avg_pool, quant.dcast / qcast / scast, train.qsgd and train.conv2d_qsgd.
 
 Calling convention (the keywords of the quantized_ops / quantized_training functions,
 plus out=):
@@ -54,7 +54,8 @@ from .support import INTERPRET, block, elementwise_block, pair, result, tensor
 __all__ = ["requantize", "qlinear_kernel", "qconv2d_kernel", "depthwise_qconv2d_kernel",
            "qadd_kernel", "qavg_pool2d_kernel", "qglobal_avg_pool_kernel", "dcast_kernel",
            "qcast_kernel", "qsgd_kernel", "qlinear", "qconv2d", "qadd", "qavg_pool2d",
-           "qglobal_avg_pool", "dcast", "qcast", "scast", "qsgd", "OPS", "FUSED", "KWARGS",
+           "qglobal_avg_pool", "dcast", "qcast", "scast", "qsgd", "conv2d_qsgd", "OPS", "FUSED",
+           "KWARGS",
            "AOT_CASES"]
 
 FLOAT_SCALE, MULTIPLIER_SHIFT = 0, 1
@@ -834,9 +835,34 @@ def qsgd(param, grad, *, lr, scales, qas, weight_decay=0.0, zero_points=0, qmin,
     return y
 
 
+def conv2d_qsgd(param, grad_output, input, *, lr, scales, qas, weight_decay=0.0,
+                zero_points=0, qmin, qmax, axis=0, stride=(1, 1), padding=(0, 0),
+                dilation=(1, 1), groups=1, out=None):
+    """train.conv2d_qsgd: the weight gradient of the weight's first channels
+    (conv2d_grad_weight), then qsgd of that part of the weight, whose other channels
+    keep their values; in place when `out` is `param`."""
+    from .conv import conv2d_grad_weight
+    op = "train.conv2d_qsgd"
+    param = tensor(op, "param", param, dtypes=STORAGE)
+    shape = (grad_output.shape[1], input.shape[1] // groups, *param.shape[2:])
+    grad = conv2d_grad_weight(grad_output, input, weight_shape=shape, stride=stride,
+                              padding=padding, dilation=dilation, groups=groups)
+    y = result(op, out, param.shape, param.dtype, param.device)
+    part = tuple(slice(0, n) for n in shape)
+    channels = (lambda v: list(v)[:shape[axis]] if isinstance(v, (list, tuple)) else v)
+    updated = qsgd(param[part].contiguous(), grad, lr=lr, scales=channels(scales), qas=qas,
+                   weight_decay=weight_decay, zero_points=channels(zero_points), qmin=qmin,
+                   qmax=qmax, axis=axis)
+    if y.data_ptr() != param.data_ptr():
+        y.copy_(param)
+    y[part] = updated
+    return y
+
+
 OPS = {"train.qlinear": qlinear, "train.qconv2d": qconv2d, "train.qadd": qadd,
        "train.qavg_pool2d": qavg_pool2d, "train.qglobal_avg_pool": qglobal_avg_pool,
-       "quant.dcast": dcast, "quant.qcast": qcast, "quant.scast": scast, "train.qsgd": qsgd}
+       "quant.dcast": dcast, "quant.qcast": qcast, "quant.scast": scast, "train.qsgd": qsgd,
+       "train.conv2d_qsgd": conv2d_qsgd}
 
 FUSED: dict = {}
 
@@ -938,10 +964,19 @@ def _qsgd_kwargs(op) -> dict:
                 axis=0, qmin=-(1 << (width - 1)), qmax=(1 << (width - 1)) - 1)
 
 
+def _conv2d_qsgd_kwargs(op) -> dict:
+    """train.conv2d_qsgd's keywords: train.qsgd's and the conv's geometry."""
+    from ...dialects import train
+    g = train.ConvGeometry.of(op)
+    return dict(_qsgd_kwargs(op), stride=g.stride, padding=g.padding, dilation=g.dilation,
+                groups=g.groups)
+
+
 KWARGS = {"train.qlinear": _linear_kwargs, "train.qconv2d": _conv_kwargs,
           "train.qadd": _add_kwargs, "train.qavg_pool2d": _avg_pool_kwargs,
           "train.qglobal_avg_pool": _global_pool_kwargs, "quant.dcast": _dcast_kwargs,
-          "quant.qcast": _qcast_kwargs, "quant.scast": lambda op: {}, "train.qsgd": _qsgd_kwargs}
+          "quant.qcast": _qcast_kwargs, "quant.scast": lambda op: {}, "train.qsgd": _qsgd_kwargs,
+          "train.conv2d_qsgd": _conv2d_qsgd_kwargs}
 
 
 # --------------------------------------------------------------------------

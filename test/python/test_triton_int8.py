@@ -1,5 +1,6 @@
 """The int8 Triton kernels beyond the GEMMs (kernels/triton/quantized.py: qadd,
-qavg_pool2d, qglobal_avg_pool, quant.dcast / qcast / scast, train.qsgd) and int8 models
+qavg_pool2d, qglobal_avg_pool, quant.dcast / qcast / scast, train.qsgd, and
+train.conv2d_qsgd through conv2d_grad_weight and qsgd) and int8 models
 on the GPU target (compiler/targets/gpu.py), bit-exact with the reference interpreter
 (runtime/quantized_ops.py, runtime/quantized_training.py) in both roundings.
 
@@ -353,15 +354,20 @@ def test_tte_forward_is_bit_exact(rounding):
 
 @interpreted
 @needs_tte
-def test_tte_train_step_with_a_paper_scheme():
+@pytest.mark.parametrize("fuse_update", [False, True], ids=["qsgd", "conv2d_qsgd"])
+def test_tte_train_step_with_a_paper_scheme(fuse_update):
     """One training step of MCUNet-5FPS with the paper's 49 KB scheme (biases of the last
     20 convs, weights of 4 layers, 2 of them on a fraction of their channels, QAS): every
-    updated int8 weight and int32 bias equals the interpreter's, the loss within 1e-5."""
+    updated int8 weight and int32 bias equals the interpreter's, the loss within 1e-5;
+    also with the weight updates fused with their gradients (--train-fuse-update)."""
+    from tcc.compiler.pipeline import run_pipeline
     from tcc.compiler.source import find_function
     from tcc.compiler.targets import gpu
     from tcc.dialects import train
     from tcc.runtime.interpreter import run_function
     module, weights = _tte("mcunet-5fps", "float_scale", 16, scheme="mcunet-5fps/49kb")
+    if fuse_update:
+        run_pipeline(module, ["train-fuse-update"], "mcunet-5fps")
     step = find_function(module, "train_step")
     args = _inputs(step, weights, 2)
     expected = run_function(module, "train_step", args)
@@ -377,6 +383,7 @@ def test_tte_train_step_with_a_paper_scheme():
     assert updated > 5000
     names = {launch.ops[0] for launch in executor.launches("train_step")}
     assert {"train.qsgd", "train.qadd", "train.qglobal_avg_pool", "quant.dcast"} <= names
+    assert ("train.conv2d_qsgd" in names) == fuse_update
 
 
 # ---------------------------------------------------------------------------------------
