@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._mlir import ir
+from .._mlir.dialects import quant
 from ..dialects import train
 from ..runtime import cortex_m_runner, interpreter
 from .errors import BuildError, InputError, RunError, UnsupportedError
@@ -64,19 +65,19 @@ class TrainableModel:
     def forward(self):
         return find_function(self.module, self.options.forward)
 
+    def _input_type(self) -> ir.RankedTensorType:
+        """The type of the forward function's data input (its first non-parameter)."""
+        arguments = self.forward.entry_block.arguments
+        data = next(i for i in range(len(arguments)) if i not in self.parameters)
+        return ir.RankedTensorType(arguments[data].type)
+
     def input_shape(self) -> list[int]:
-        forward = self.forward
-        data = [i for i in range(len(forward.entry_block.arguments))
-                if i not in self.parameters]
-        return list(ir.RankedTensorType(forward.entry_block.arguments[data[0]].type).shape)
+        return list(self._input_type().shape)
 
     def input_dtype(self) -> np.dtype:
         """int8 for a model taking quantized inputs, else float32."""
-        forward = self.forward
-        data = [i for i in range(len(forward.entry_block.arguments))
-                if i not in self.parameters]
-        element = ir.RankedTensorType(forward.entry_block.arguments[data[0]].type).element_type
-        return np.dtype(np.int8 if str(element).startswith("!quant.") else np.float32)
+        quantized = isinstance(self._input_type().element_type, quant.QuantizedType)
+        return np.dtype(np.int8 if quantized else np.float32)
 
     def num_classes(self) -> int:
         ops = self.forward.entry_block.operations

@@ -190,3 +190,41 @@ def test_run_subcommand_on_cortex_m7_equals_the_interpreter(tmp_path, function):
     for name, value in outputs["reference"].items():
         assert outputs["cortex-m7"][name].shape == value.shape
         np.testing.assert_allclose(outputs["cortex-m7"][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_int8_training_data_must_hold_storage_values(tmp_path):
+    """--data for a model with int8 inputs: integers in [-128, 127] load as int8 (the C
+    harness reads bytes); fractions or values out of range are refused by name."""
+    from tcc.compiler.errors import InputError
+    from tcc.compiler.example_data import load_training_data
+    path = tmp_path / "d.npz"
+    np.savez(path, inputs=np.array([[[-128.0, 127.0]]]), labels=np.array([[3]]))
+    inputs, labels = load_training_data(path, [1, 2], 1, 1, np.int8)
+    assert inputs.dtype == np.int8 and inputs.tolist() == [[[-128, 127]]]
+    assert labels.dtype == np.int32
+    for bad in (0.5, 128.0):
+        np.savez(path, inputs=np.array([[[bad, 1.0]]]), labels=np.array([[3]]))
+        with pytest.raises(InputError, match="int8 inputs: 'inputs' must hold integers"):
+            load_training_data(path, [1, 2], 1, 1, np.int8)
+
+
+TTE = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "tte"
+
+
+@pytest.mark.skipif(not (TTE / "mcunet-5fps.json").is_file(), reason="needs ../shared TTE models")
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_run_with_data_on_an_int8_model_matches_the_interpreter(tmp_path):
+    """`tcc --run --data` on the int8 MCUNet-5FPS (a paper scheme, the host build): the
+    int8 inputs reach the harness as bytes and the losses equal the interpreter's."""
+    model = tmp_path / "mcunet.mlir"
+    imported = tcc("import-tte", TTE / "mcunet-5fps.json", "--num-classes", "10", "-o", model)
+    assert imported.returncode == 0, imported.stderr
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", inputs=rng.integers(-128, 128, (2, 1, 3, 128, 128)),
+             labels=rng.integers(0, 10, (2, 1)))
+    result = tcc(model, "-o", tmp_path / "out", "--scheme", TTE / "schemes.json",
+                 "--scheme-key", "mcunet-5fps/49kb", "--host", "--run", "--steps", 2,
+                 "--data", tmp_path / "d.npz", "--lr", "0.01")
+    assert result.returncode == 0, result.stderr
+    worst = float(result.stdout.split("reference interpreter:")[-1])
+    assert len(losses_of(result.stdout)) == 2 and worst < 1e-5
