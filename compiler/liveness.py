@@ -285,7 +285,7 @@ def _read_through(op, operands, arena, parameters, o) -> int | None:
 
 
 def _inplace_candidates(op, sizes, operands, results) -> dict[int, tuple[int, ...]]:
-    if "train.in_place" in op.attributes and len(results) == 1 and \
+    if train.IN_PLACE in op.attributes and len(results) == 1 and \
             sizes[operands[0]] == sizes[results[0]]:
         return {0: (0,)}                # a kernel that may overwrite operand 0 (C target)
     if op.name in UPDATES:

@@ -16,6 +16,7 @@ UPDATES = "train.updates"
 CHANNELS = "train.channels"  # argument: only the first k channels are trained
 MOMENTUM_OF = "train.momentum_of"  # argument: momentum buffer of parameter #i
 WEIGHTS = "train.weights"  # module attribute: the NPZ file of the parameters
+IN_PLACE = "train.in_place"  # op: its result may take over operand 0's storage
 ROLES = ("frozen", "trainable")
 ROUNDINGS = ("float_scale", "multiplier_shift")
 

@@ -24,9 +24,6 @@ from .._mlir.dialects import func
 from ..compiler.source import FunctionPass
 from ..dialects import train
 
-IN_PLACE = "train.in_place"
-"""The unit attribute of an op whose result may take over its operand 0's storage."""
-
 PADDED_CHANNEL_FLOATS = 1024
 """TCC_DW_PAD_MAX of tcc_kernels.c: the largest zero-padded channel of the stride-1
 depthwise path, (H + K - 1) * (W + K - 1) floats."""
@@ -46,7 +43,7 @@ def mark_inplace(function: func.FuncOp) -> int:
     marked = 0
     for op in function.entry_block.operations:
         if op.name == "train.conv2d_grad_input" and depthwise_in_place(op):
-            op.attributes[IN_PLACE] = ir.UnitAttr.get(op.context)
+            op.attributes[train.IN_PLACE] = ir.UnitAttr.get(op.context)
             marked += 1
     return marked
 

@@ -199,25 +199,29 @@ def _qsgd(op, args):
     (`quantized_training.qsgd`). A quantized parameter takes its scales, zero points
     and channel axis from its type; an int32 bias its per-channel `scales` attribute
     (s_x · s_w[c]) along axis 0."""
-    attrs = op.attributes
     element = _element_type(op.operands[0])
-    if isinstance(element, quant.QuantizedType):
-        quantization = _weight_quantization(op, element)
-    else:
-        if "scales" not in attrs:
-            raise _unsupported(op, "an integer parameter needs `scales` (the bias scale "
-                                   "of each output channel)")
-        width = ir.IntegerType(element).width
-        quantization = dict(scales=list(ir.DenseF64ArrayAttr(attrs["scales"])),
-                            zero_points=0, axis=0, qmin=-(1 << (width - 1)),
-                            qmax=(1 << (width - 1)) - 1)
-    updated = qt.qsgd(args[0], args[1], **_hyperparameters(op), **quantization)
+    quantization = update_quantization(op, element)
+    updated = qt.qsgd(args[0], args[1], **hyperparameters(op), **quantization)
     if isinstance(element, quant.QuantizedType):
         return _store(updated, op)
     return [updated.astype(np.dtype(f"i{ir.IntegerType(element).width // 8}"), copy=False)]
 
 
-def _hyperparameters(op) -> dict:
+def update_quantization(op, element) -> dict:
+    """qsgd's scales, zero points, axis and storage range for the parameter of an
+    optimizer op: an int8 weight's from its type, an int32 bias's from `scales` (its
+    bias scale s_x · s_w[c] per output channel, axis 0, zero points 0)."""
+    if isinstance(element, quant.QuantizedType):
+        return _weight_quantization(op, element)
+    if "scales" not in op.attributes:
+        raise _unsupported(op, "an integer parameter needs `scales` (the bias scale "
+                               "of each output channel)")
+    width = ir.IntegerType(element).width
+    return dict(scales=list(ir.DenseF64ArrayAttr(op.attributes["scales"])), zero_points=0,
+                axis=0, qmin=-(1 << (width - 1)), qmax=(1 << (width - 1)) - 1)
+
+
+def hyperparameters(op) -> dict:
     """lr, weight_decay and qas of an optimizer op."""
     attrs = op.attributes
     return dict(lr=ir.FloatAttr(attrs["lr"]).value, qas="qas" in attrs,
@@ -246,7 +250,7 @@ def _conv2d_qsgd(op, args):
             quantization[key] = quantization[key][:shape[axis]]
     part = tuple(slice(0, n) for n in shape)
     updated = np.array(args[0], copy=True)
-    updated[part] = qt.qsgd(updated[part], grad, **_hyperparameters(op), **quantization)
+    updated[part] = qt.qsgd(updated[part], grad, **hyperparameters(op), **quantization)
     return _store(updated, op)
 
 

@@ -940,28 +940,10 @@ def _qcast_kwargs(op) -> dict:
 
 
 def _qsgd_kwargs(op) -> dict:
-    """train.qsgd's keywords as runtime/quantized_execution.py reads them: a quantized
-    parameter's scales, zero points and axis from its type, an int32 bias's from
-    `scales` (axis 0, zero points 0) and its width's range."""
-    from ..._mlir import ir
-    from ..._mlir.dialects import quant
+    """train.qsgd's keywords as runtime/quantized_execution.py reads them."""
     from ...runtime import quantized_execution as qe
-    attrs = op.attributes
-    keywords = dict(lr=ir.FloatAttr(attrs["lr"]).value,
-                    weight_decay=ir.FloatAttr(attrs["weight_decay"]).value
-                    if "weight_decay" in attrs else 0.0, qas="qas" in attrs)
-    element = _element(op.operands[0])
-    if isinstance(element, quant.QuantizedType):
-        params = qe._quant_params(op, element)
-        return dict(keywords, scales=params["scale"], zero_points=params["zp"],
-                    axis=params.get("axis", 0), qmin=element.storage_type_min,
-                    qmax=element.storage_type_max)
-    if "scales" not in attrs:
-        raise qe._unsupported(op, "an integer parameter needs `scales` (the bias scale of "
-                                  "each output channel)")
-    width = ir.IntegerType(element).width
-    return dict(keywords, scales=list(ir.DenseF64ArrayAttr(attrs["scales"])), zero_points=0,
-                axis=0, qmin=-(1 << (width - 1)), qmax=(1 << (width - 1)) - 1)
+    return dict(qe.hyperparameters(op),
+                **qe.update_quantization(op, _element(op.operands[0])))
 
 
 def _conv2d_qsgd_kwargs(op) -> dict:
