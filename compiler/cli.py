@@ -49,6 +49,10 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
                              "band by row band (less SRAM, more instructions): when the "
                              "plan does not fit otherwise (auto), whenever it saves "
                              "memory (always), or never")
+    parser.add_argument("--gradients", choices=["float", "int16"],
+                        help="Cortex-M targets, int8 models: the backward pass in f32 "
+                             "(default with an FPU) or int16 fixed point (default on "
+                             "cortex-m3), its exponents calibrated on the training data")
 
 
 def _budget(text: str) -> int:
@@ -65,7 +69,9 @@ def _options(args) -> driver.TrainingOptions:
                                   optimizer=args.optimizer, momentum=args.momentum,
                                   qas=not args.no_qas, budget=args.budget,
                                   target=args.target,
-                                  fuse_bottlenecks=args.fuse_bottlenecks)
+                                  fuse_bottlenecks=args.fuse_bottlenecks,
+                                  gradients=args.gradients,
+                                  calibration_data=getattr(args, "data", None))
 
 
 def compile_parser() -> argparse.ArgumentParser:
@@ -75,7 +81,7 @@ def compile_parser() -> argparse.ArgumentParser:
                             "tcc analyze MODEL --scheme FILE")
     parser.add_argument("model", type=Path, help="model .mlir (train dialect)")
     parser.add_argument("--target", default="cortex-m7",
-                        help="cortex-m7 (default), cortex-m4 (C projects), cpu (a shared "
+                        help="cortex-m7 (default), cortex-m4, cortex-m3 (C projects), cpu (a shared "
                              "library compiled through LLVM for this machine) or gpu (Triton)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     _training_arguments(parser)
@@ -101,7 +107,8 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True, help="results .npz")
     parser.add_argument("--target", default="reference",
                         help="reference (the interpreter), cpu (LLVM-compiled), gpu (Triton), "
-                             "cortex-m7 or cortex-m4 (C built with arm-none-eabi-gcc, run in qemu)")
+                             "cortex-m7, cortex-m4 or cortex-m3 (C built with arm-none-eabi-gcc, run in "
+                             "qemu)")
     _training_arguments(parser)
     return parser
 

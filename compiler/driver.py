@@ -49,6 +49,10 @@ class TrainingOptions:
     target: str | None = None          # Cortex-M targets also fuse frozen bottlenecks
     fuse_bottlenecks: str = "auto"     # "auto" (when the arena does not fit otherwise),
                                        # "always" (when it lowers the arena), "never"
+    gradients: str | None = None       # "float" or "int16" (Cortex-M, int8 models);
+                                       # None: the target's default
+    calibration_data: Path | None = None  # .npz batches calibrating int16 gradients
+    calibration_samples: int = 4
 
 
 @dataclass
@@ -147,7 +151,6 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
         notes.append(choice.describe())
         step = replace(step, scheme=choice.scheme)
     derive_step(module, step, str(path))
-    schedule_and_plan(module, options, str(path))
     forward = find_function(module, options.forward)
     stored = weights_file(module, path)
     if options.weights:
@@ -158,7 +161,33 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
         parameters = load_parameters(forward, stored)
     else:
         parameters = default_parameters(forward, options.seed)
-    return TrainableModel(module, parameters, options, context, notes)
+    model = TrainableModel(module, parameters, options, context, notes)
+    schedule_and_plan(module, options, str(path), calibrate=lambda m: _calibrate(model))
+    return model
+
+
+def _calibrate(model: TrainableModel) -> None:
+    """Writes the gradient ranges of the float step on `calibration_samples` batches
+    with the initial parameters: of --data, else of the bundled digits where the
+    model takes them, else seeded random inputs and labels."""
+    from .calibration import annotate_gradient_ranges
+    options = model.options
+    try:
+        inputs, labels = training_batches(model, options.calibration_samples,
+                                          options.calibration_data)
+    except InputError:
+        if options.calibration_data:
+            raise
+        inputs, labels = random_batches(model, options.calibration_samples)
+    step = find_function(model.module, options.step)
+    count = len(step.entry_block.arguments)
+    data_index = next(i for i in range(count - 1) if i not in model.parameters)
+    samples = []
+    for x, y in zip(inputs, labels):
+        values = [model.parameters.get(i) for i in range(count)]
+        values[data_index], values[-1] = x, y
+        samples.append(values)
+    annotate_gradient_ranges(model.module, options.step, samples)
 
 
 def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
@@ -174,13 +203,40 @@ def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
 def _cortex_m_passes(options: TrainingOptions) -> tuple[str, ...]:
     """What every Cortex-M step runs before reordering: 1-bit masks, fused int8 weight
     updates (no f32 weight gradient), depthwise input gradients in place."""
+    return _gradient_passes(options) + (f"train-mark-inplace{{function={options.step}}}",)
+
+
+def _gradient_passes(options: TrainingOptions) -> tuple[str, ...]:
+    """The Cortex-M passes that shape the backward pass before its number format."""
     return (f"train-save-masks{{function={options.step}}}",
-            f"train-fuse-update{{function={options.step}}}",
-            f"train-mark-inplace{{function={options.step}}}")
+            f"train-fuse-update{{function={options.step}}}")
+
+
+def gradient_format(options: TrainingOptions, module: ir.Module) -> str:
+    """"int16" or "float": --gradients, else the target's default (int16 for an int8
+    model on a part without an FPU); int16 needs a Cortex-M target and an int8 model."""
+    target = cortex_m.TARGETS.get(options.target)
+    quantized = _quantized(module, options.forward)
+    default = "int16" if target is not None and not target.fpu and quantized else "float"
+    chosen = options.gradients or default
+    if chosen not in ("float", "int16"):
+        raise InputError(f"unknown gradient format '{chosen}' (expected float or int16)")
+    if chosen == "int16" and target is None:
+        raise InputError("--gradients int16 is for Cortex-M targets (the C kernels)")
+    if chosen == "int16" and not quantized:
+        raise InputError("--gradients int16 needs an int8 (quantized) model; "
+                         f"@{options.forward} has no quantized tensor")
+    return chosen
+
+
+def _quantized(module: ir.Module, forward: str) -> bool:
+    function = find_function(module, forward)
+    return any(isinstance(ir.RankedTensorType(a.type).element_type, quant.QuantizedType)
+               for a in function.entry_block.arguments if isinstance(a.type, ir.RankedTensorType))
 
 
 def schedule_and_plan(module: ir.Module, options: TrainingOptions,
-                      filename: str | None = None) -> None:
+                      filename: str | None = None, calibrate=None) -> None:
     """Orders the training step's ops to lower its peak (--train-reorder), then plans
     the arena of the step and of the forward function (--plan-memory): the offsets
     every code generator uses. For a Cortex-M target, the backward pass keeps 1-bit
@@ -189,13 +245,21 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
     depthwise input gradients overwrite their dy (--train-mark-inplace), and frozen int8
     inverted bottlenecks become row-band fused ops (--train-fuse-bottleneck, which only
     its C kernels run) per `options.fuse_bottlenecks`: fusion saves memory but costs
-    instructions, so by default only a plan that does not fit the part's SRAM fuses."""
+    instructions, so by default only a plan that does not fit the part's SRAM fuses.
+    With int16 gradients (`gradient_format`), `calibrate(module)` writes the gradient
+    ranges of the float step, then --train-int16-gradients converts it."""
     plan = f"alignment={options.alignment} time-limit={options.plan_time_limit}"
     passes = [f"train-reorder{{step={options.step}}}",
               f"plan-memory{{function={options.step} {plan}}}",
               f"plan-memory{{function={options.forward} {plan}}}"]
     if options.target in cortex_m.TARGETS:
-        run_pipeline(module, list(_cortex_m_passes(options)), filename)
+        run_pipeline(module, list(_gradient_passes(options)), filename)
+        if gradient_format(options, module) == "int16":
+            if calibrate is None:
+                raise InputError("int16 gradients need calibration data")
+            calibrate(module)
+            run_pipeline(module, [f"train-int16-gradients{{function={options.step}}}"], filename)
+        run_pipeline(module, [f"train-mark-inplace{{function={options.step}}}"], filename)
         if _fuse(module, passes, options, filename):
             passes = ["train-fuse-bottleneck"] + passes
     run_pipeline(module, passes, filename)
@@ -307,6 +371,19 @@ def training_batches(model: TrainableModel, steps: int,
     if data:
         return load_training_data(data, shape, shape[0], steps, model.input_dtype())
     return digits_batches(shape, model.num_classes(), steps, model.options.seed)
+
+
+def random_batches(model: TrainableModel, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """`steps` seeded random batches: int8 inputs uniform over their range (normal
+    floats for a float model) and uniform labels."""
+    rng = np.random.default_rng(model.options.seed)
+    shape = [steps, *model.input_shape()]
+    if model.input_dtype() == np.int8:
+        inputs = rng.integers(-128, 128, size=shape, dtype=np.int8)
+    else:
+        inputs = rng.standard_normal(shape).astype(np.float32)
+    labels = rng.integers(0, model.num_classes(), size=(steps, shape[1]), dtype=np.int32)
+    return inputs, labels
 
 
 def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:

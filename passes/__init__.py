@@ -16,6 +16,7 @@ _REGISTRY = {
     "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
     "train-fuse-bottleneck": ("tcc.passes.train_fuse_bottleneck", "TrainFuseBottleneck"),
     "train-fuse-update": ("tcc.passes.train_fuse_update", "TrainFuseUpdate"),
+    "train-int16-gradients": ("tcc.passes.train_int16_gradients", "TrainInt16Gradients"),
     "train-mark-inplace": ("tcc.passes.train_mark_inplace", "TrainMarkInplace"),
     "plan-memory": ("tcc.passes.plan_memory", "PlanMemory"),
     "train-prune": ("tcc.passes.train_prune", "TrainPrune"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 #: qemu board for each supported CPU (flash at 0x0, SRAM at 0x20000000).
-QEMU_BOARDS = {"cortex-m7": "mps2-an500", "cortex-m4": "mps2-an386"}
+QEMU_BOARDS = {"cortex-m7": "mps2-an500", "cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385"}
 
 _LOSS_LINE = re.compile(r"^step (\d+) loss (\S+)$", re.MULTILINE)
 _STACK_LINE = re.compile(r"^tcc: stack (\d+) of (\d+) bytes\n?", re.MULTILINE)

@@ -60,6 +60,12 @@ def _quantized_executors() -> Mapping[str, Callable]:
     return module.EXECUTORS
 
 
+@functools.cache
+def _fixed_point():
+    """The executors of int16 fixed-point gradient ops (imported on first use)."""
+    return importlib.import_module(f"{__package__}.fixed_point_execution")
+
+
 def _geometry(op) -> dict:
     g = train.ConvGeometry.of(op)
     return dict(stride=g.stride, padding=g.padding, dilation=g.dilation, groups=g.groups)
@@ -151,6 +157,8 @@ def _execute(op, args: list) -> list:
     name = op.name
     if name == "arith.constant":
         return [np.array(ir.DenseElementsAttr(op.attributes["value"]))]
+    if name in _fixed_point().EXECUTORS and _fixed_point().is_fixed_point(op):
+        return [np.asarray(result) for result in _fixed_point().EXECUTORS[name](op, args)]
     executor = _quantized_executors().get(name)
     if executor is not None:
         return [np.asarray(result) for result in executor(op, args)]
@@ -206,8 +214,10 @@ def _coerce(function: func.FuncOp, inputs: Sequence) -> list:
     return coerced
 
 
-def run_function(module: ir.Module, name: str, inputs: Sequence) -> list[np.ndarray]:
-    """Runs @name on `inputs` (one array per argument) and returns its results."""
+def run_function(module: ir.Module, name: str, inputs: Sequence,
+                 observe: Callable | None = None) -> list[np.ndarray]:
+    """Runs @name on `inputs` (one array per argument) and returns its results;
+    `observe(op, results)` is called after each op if given."""
     function = find_function(module, name)
     values = dict(zip(function.entry_block.arguments, _coerce(function, inputs)))
     for op in function.entry_block.operations:
@@ -219,6 +229,8 @@ def run_function(module: ir.Module, name: str, inputs: Sequence) -> list[np.ndar
         except ValueError as error:
             raise InputError(f"'{op.name}': {error}", format_location(op.location)) from None
         values.update(zip(op.results, results))
+        if observe is not None:
+            observe(op, results)
     raise InputError(f"@{name} has no return")
 
 

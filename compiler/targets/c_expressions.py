@@ -47,14 +47,15 @@ def c_ints(values) -> str:
     return ", ".join(str(int(v)) for v in values)
 
 
-C_TYPES = {"f32": "float", "i32": "int32_t", "i8": "int8_t"}
+C_TYPES = {"f32": "float", "i32": "int32_t", "i16": "int16_t", "i8": "int8_t"}
 """The C type of each element kind the C target stores."""
 
 def element_kind(value) -> str | None:
-    """"f32", "i32" or "i8" (a quantized type with int8 storage); None otherwise."""
+    """"f32", "i32", "i16" or "i8" (quantized types by their signed storage: int8
+    activations and weights, int16 / int32 fixed-point gradients); None otherwise."""
     element = ir.RankedTensorType(value.type).element_type
     if isinstance(element, quant.QuantizedType):
-        signed = element.is_signed and element.storage_type_integral_width == 8
-        return "i8" if signed else None
+        width = element.storage_type_integral_width
+        return f"i{width}" if element.is_signed and width in (8, 16, 32) else None
     text = str(element)
     return text if text in C_TYPES else None

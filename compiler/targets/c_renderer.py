@@ -26,6 +26,7 @@ from ...runtime import quantized_training
 from ...runtime.quantized_ops import mask_interval
 from ..errors import UnsupportedError, format_location
 from ..source import find_function
+from . import c_fixed_point_ops
 from .c_expressions import (C_TYPES, c_float, c_identifier, c_ints, conv_params, dims,
                             element_kind, size)
 from .c_int8_ops import INT8_KERNELS, _requant, _storage as _int8_storage
@@ -327,16 +328,16 @@ OP_MARKERS = [
     "#endif"]
 """Lines of model.c defining TCC_OP_MARK for `op_region` (runtime/qemu_plugin/tcc_count.h)."""
 
-KERNEL_SOURCES = ("tcc_qtrain.h", "tcc_qtrain.c")
+KERNEL_SOURCES = ("tcc_qtrain.h", "tcc_qtrain.c", "tcc_fxtrain.h", "tcc_fxtrain.c")
 """Kernel files the renderer adds to the files it returns (the training kernels)."""
 
 
-ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i8": "TCC_I8"}
+ARENA_POINTERS = {"f32": "TCC_F32", "i32": "TCC_I32", "i16": "TCC_I16", "i8": "TCC_I8"}
 """Macros for a typed pointer at a byte offset of the arena, by element kind."""
 
-ELEMENT_BYTES = {"f32": 4, "i32": 4, "i8": 1}
+ELEMENT_BYTES = {"f32": 4, "i32": 4, "i16": 2, "i8": 1}
 
-NUMPY_TYPES = {"f32": np.float32, "i32": np.int32, "i8": np.int8}
+NUMPY_TYPES = {"f32": np.float32, "i32": np.int32, "i16": np.int16, "i8": np.int8}
 
 
 def _bytes(value) -> int:
@@ -672,6 +673,9 @@ class CRenderer:
             if isinstance(arg, Dequantized) and not (op.name in WEIGHT_OPS and position == 1):
                 raise UnsupportedError(f"'{op.name}' reads a fused dequantization; the C "
                                        "target fuses it into linear and conv ops only", where)
+        fixed = c_fixed_point_ops.render(op, args, result, self._fixed_point_weight(op, storage))
+        if fixed is not None:
+            return fixed
         if op.name == "train.slice":
             return self._slice(op, args, result)
         if op.name == "train.concat":
@@ -692,6 +696,20 @@ class CRenderer:
             body = KERNELS[op.name](op, args, result)
             return ["{"] + ["  " + line for line in declarations + body] + ["}"]
         return KERNELS[op.name](op, args, result)
+
+    def _fixed_point_weight(self, op, storage):
+        """What c_fixed_point_ops needs of a weight: conv2d_grad_input's int8 weight as
+        (trained, rest, split axis, k), conv2d_qsgd's stored input channels."""
+        value = op.operands[1] if op.name == "train.conv2d_grad_input" else \
+            op.operands[0] if op.name == "train.conv2d_qsgd" else None
+        if value is None or not isinstance(storage.get(value), str):
+            return None
+        split = self.splits.get(value)
+        if op.name == "train.conv2d_qsgd":
+            return (split.shape(dims(value)) if split else dims(value))[1]
+        if split is None:
+            return storage[value], "NULL", 0, dims(value)[0]
+        return storage[value], split.rest, split.axis, split.k
 
     def _weight(self, value, storage, where) -> list[str]:
         """Declarations of `w`, the tcc_weight descriptor of `value`."""
@@ -975,7 +993,8 @@ class CRenderer:
                  " over one static arena. */",
                  "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "",
                  f'#include "{self.name}.h"', '#include "tcc_kernels.h"',
-                 '#include "tcc_int8.h"', '#include "tcc_qtrain.h"'] + \
+                 '#include "tcc_int8.h"', '#include "tcc_qtrain.h"',
+                 '#include "tcc_fxtrain.h"'] + \
             (OP_MARKERS if self.op_region is not None else []) + ["",
                  "/* Inputs, labels, trainable parameters and every intermediate tensor, at",
                  "   the byte offsets of the memory plan (--plan-memory). */",
@@ -983,6 +1002,7 @@ class CRenderer:
                  f"__attribute__((aligned({alignment})));",
                  "#define TCC_F32(offset) ((float *)(tcc_arena + (offset)))",
                  "#define TCC_I32(offset) ((int32_t *)(tcc_arena + (offset)))",
+                 "#define TCC_I16(offset) ((int16_t *)(tcc_arena + (offset)))",
                  "#define TCC_I8(offset) ((int8_t *)(tcc_arena + (offset)))", ""]
         trainable = [i for i in sorted(self.parameters)
                      if train.arg_role(self.forward, i) == "trainable"]

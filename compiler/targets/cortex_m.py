@@ -22,7 +22,7 @@ from .c_renderer import ELEMENT_BYTES, CRenderer
 PROJECT_MARKER = ".tcc-project"
 RUNTIME_FILES = ["startup.c", "semihost.c", "semihost.h", "stm32f746.ld"]
 KERNEL_FILES = ["tcc_kernels.c", "tcc_kernels.h", "tcc_int8.c", "tcc_int8.h", "tcc_qtrain.c",
-                "tcc_qtrain.h"]
+                "tcc_qtrain.h", "tcc_fxtrain.c", "tcc_fxtrain.h"]
 COUNT_HEADER = "tcc_count.h"      # instruction-count markers (runtime/instruction_count.py)
 TRAIN_HARNESS = "main.c"          # trains on train_data.bin
 INFER_HARNESS = "infer_main.c"    # infer_input.bin -> infer_output.bin
@@ -45,10 +45,12 @@ class CortexMTarget:
     cpu: str
     ram_bytes: int = 320 * 1024
     flash_bytes: int = 1024 * 1024
+    fpu: bool = True            # single-precision FPU (float backward); else soft float
 
 
 TARGETS = {t.name: t for t in (CortexMTarget("cortex-m7", "cortex-m7"),
-                               CortexMTarget("cortex-m4", "cortex-m4"))}
+                               CortexMTarget("cortex-m4", "cortex-m4"),
+                               CortexMTarget("cortex-m3", "cortex-m3", fpu=False))}
 
 
 class CortexMRenderer(CRenderer):

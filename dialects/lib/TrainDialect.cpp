@@ -7,6 +7,8 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::train;
 
@@ -25,6 +27,18 @@ void TrainDialect::initialize() {
 #define GET_OP_LIST
 #include "tcc/Dialect/Train/TrainOps.cpp.inc"
       >();
+}
+
+bool mlir::train::isFixedPointGradient(Type type, unsigned width) {
+  auto element = dyn_cast<quant::UniformQuantizedType>(type);
+  if (!element || !element.isSigned() ||
+      element.getStorageTypeIntegralWidth() != width ||
+      element.getZeroPoint() != 0 ||
+      element.getStorageTypeMin() != -(int64_t(1) << (width - 1)) ||
+      element.getStorageTypeMax() != (int64_t(1) << (width - 1)) - 1)
+    return false;
+  int exponent = 0;
+  return std::frexp(element.getScale(), &exponent) == 0.5;
 }
 
 /// The value of an i64 argument attribute, or nullopt after an error.

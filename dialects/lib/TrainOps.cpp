@@ -5,6 +5,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::train;
 
@@ -99,6 +101,24 @@ LogicalResult expectSameElementType(Operation *op, ArrayRef<Value> values) {
                                << "operands and results to have element type "
                                << element << ", got "
                                << tensorType(v).getElementType();
+  return success();
+}
+
+/// Whether `v` is an int16 fixed-point gradient (--train-int16-gradients).
+bool isFixedGradient(Value v) {
+  return isFixedPointGradient(tensorType(v).getElementType(), 16);
+}
+
+/// The element types of gradients: one float type, or int16 fixed point for
+/// all of them (each with its own power-of-two scale).
+LogicalResult expectGradientTypes(Operation *op, ArrayRef<Value> values) {
+  if (!isFixedGradient(values.front()))
+    return expectSameElementType(op, values);
+  for (Value v : values.drop_front())
+    if (!isFixedGradient(v))
+      return op->emitOpError()
+             << "expected int16 fixed-point gradient types, got "
+             << tensorType(v).getElementType();
   return success();
 }
 
@@ -275,8 +295,9 @@ LogicalResult verifyLinear(Operation *op, ArrayRef<int64_t> input,
 LogicalResult verifyPoolWindow(Operation *op, Named input, Named output,
                                ArrayRef<int64_t> kernel,
                                ArrayRef<int64_t> stride,
-                               ArrayRef<int64_t> padding) {
-  if (failed(verifyOperandsOfRank(op, {input, output}, 4)))
+                               ArrayRef<int64_t> padding,
+                               bool sameElementType = true) {
+  if (failed(verifyOperandsOfRank(op, {input, output}, 4, sameElementType)))
     return failure();
   if (kernel.size() != 2 || stride.size() != 2 || padding.size() != 2)
     return op->emitOpError()
@@ -311,9 +332,12 @@ LogicalResult verifyPool(PoolOp op) {
 /// result (dx, the forward input's shape) to `grad_output` (dy).
 template <typename PoolGradOp>
 LogicalResult verifyPoolGrad(PoolGradOp op) {
+  if (failed(expectGradientTypes(op, {op.getGradOutput(), op.getResult()})))
+    return failure();
   return verifyPoolWindow(op, {op.getResult(), "result"},
                           {op.getGradOutput(), "grad_output"}, op.getKernel(),
-                          op.getStride(), op.getPadding());
+                          op.getStride(), op.getPadding(),
+                          /*sameElementType=*/false);
 }
 
 /// Verifies a global average pooling: NxCxHxW -> NxCx1x1, one element type.
@@ -772,8 +796,21 @@ LogicalResult QGlobalAvgPoolOp::verify() {
 LogicalResult CrossEntropyGradOp::verify() {
   if (failed(verifyLogitsAndLabels(*this, getLogits(), getLabels())))
     return failure();
-  return expectType(*this, getResult(), getLogits().getType(), "result",
-                    "the logits'");
+  if (!isa<quant::QuantizedType>(tensorType(getLogits()).getElementType()))
+    return expectType(*this, getResult(), getLogits().getType(), "result",
+                      "the logits'");
+  // int8 logits: the gradient p - onehot in [-1, 1] as int16 fixed point Q0.15.
+  auto element =
+      dyn_cast<quant::UniformQuantizedType>(tensorType(getResult()).getElementType());
+  if (!isFixedGradient(getResult()) || element.getScale() != std::ldexp(1.0, -15))
+    return emitOpError() << "expected an int16 fixed-point result of scale 2^-15 "
+                            "for quantized logits, got "
+                         << tensorType(getResult()).getElementType();
+  if (shapeOf(getResult()) != shapeOf(getLogits()))
+    return emitOpError() << "expected the logits' shape "
+                         << formatList(shapeOf(getLogits())) << ", got "
+                         << formatList(shapeOf(getResult()));
+  return success();
 }
 
 LogicalResult LinearGradInputOp::verify() {
@@ -802,20 +839,50 @@ LogicalResult LinearGradWeightOp::verify() {
 
 LogicalResult BiasGradOp::verify() {
   if (failed(verifyOperandsOfRank(*this, {{getResult(), "result"}}, 1)) ||
-      failed(expectSameElementType(*this, {getGradOutput(), getResult()})) ||
       failed(expectMinRank(*this, getGradOutput(), 2, "grad_output")))
     return failure();
+  if (isFixedGradient(getGradOutput())) {
+    // An exact int32 sum of int16 values: the same scale 2^e.
+    auto dy = cast<quant::UniformQuantizedType>(
+        tensorType(getGradOutput()).getElementType());
+    auto sum = dyn_cast<quant::UniformQuantizedType>(
+        tensorType(getResult()).getElementType());
+    if (!isFixedPointGradient(sum, 32) || sum.getScale() != dy.getScale())
+      return emitOpError() << "expected an int32 fixed-point result of scale "
+                           << dy.getScale() << " (grad_output's), got "
+                           << tensorType(getResult()).getElementType();
+  } else if (failed(expectSameElementType(*this,
+                                          {getGradOutput(), getResult()}))) {
+    return failure();
+  }
   return expectDim(*this, shapeOf(getResult())[0], shapeOf(getGradOutput())[1],
                    "result size");
 }
 
 LogicalResult Conv2dGradInputOp::verify() {
+  bool fixed = isFixedGradient(getGradOutput());
   if (failed(verifyOperandsOfRank(*this,
                                   {{getGradOutput(), "grad_output"},
                                    {getWeight(), "weight"},
                                    {getResult(), "result"}},
-                                  4)))
+                                  4, /*sameElementType=*/!fixed)))
     return failure();
+  if (fixed) {
+    // int16 fixed-point dy and dx, the int8 weight itself.
+    if (failed(expectGradientTypes(*this, {getGradOutput(), getResult()})))
+      return failure();
+    if (!isa<quant::QuantizedType>(tensorType(getWeight()).getElementType()))
+      return emitOpError() << "expected an int8 quantized weight with int16 "
+                              "fixed-point gradients, got "
+                           << tensorType(getWeight()).getElementType();
+    if (isa<quant::UniformQuantizedPerAxisType>(
+            tensorType(getWeight()).getElementType()) &&
+        failed(verifyQuantWeight(*this, getWeight())))
+      return failure();
+  } else if (isa<quant::QuantizedType>(
+                 tensorType(getWeight()).getElementType())) {
+    return emitOpError() << "expected a float weight with float gradients";
+  }
   return verifyConv(*this, getResult(), getWeight(), getGradOutput());
 }
 
@@ -962,9 +1029,15 @@ LogicalResult Conv2dQSGDOp::verify() {
       failed(verifyOperandsOfRank(*this,
                                   {{getGradOutput(), "grad_output"},
                                    {getInput(), "input"}},
-                                  4)) ||
+                                  4, !isFixedGradient(getGradOutput()))) ||
       failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
     return failure();
+  // int16 fixed-point dy: x is the int8 activation itself.
+  if (isFixedGradient(getGradOutput()) &&
+      !isa<quant::UniformQuantizedType>(tensorType(getInput()).getElementType()))
+    return emitOpError() << "expected a per-tensor int8 input with an int16 "
+                            "fixed-point grad_output, got "
+                         << tensorType(getInput()).getElementType();
   ArrayRef<int64_t> weight = shapeOf(getParam());
   ArrayRef<int64_t> dy = shapeOf(getGradOutput()), x = shapeOf(getInput());
   int64_t groups = getGroups();

@@ -131,9 +131,11 @@ static void tcc_report_stack(void) {
 }
 
 void tcc_start(void) {
+#if defined(__ARM_FP)
   /* Full access to CP10/CP11 (the FPU) before any float instruction. */
   TCC_SCB_CPACR |= 0xFu << 20;
   __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
 
   /* volatile keeps GCC from turning these loops into memcpy/memset calls. */
   const uint32_t *src = _sidata;

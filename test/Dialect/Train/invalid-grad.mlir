@@ -116,7 +116,7 @@ func.func @slice_out_of_bounds(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
 // -----
 
 func.func @slice_per_axis(%x: tensor<4x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>>) -> tensor<2x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>> {
-  // expected-error @+1 {{'train.slice' op operand #0 must be ranked tensor of floating-point or per-tensor int8 quantized type values, but got 'tensor<4x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>>'}}
+  // expected-error @+1 {{'train.slice' op operand #0 must be ranked tensor of floating-point or per-tensor int8 quantized type or int16 fixed-point gradient type values, but got 'tensor<4x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>>'}}
   %0 = train.slice %x offsets [0, 0] sizes [2, 3] : tensor<4x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>> -> tensor<2x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>>
   return %0 : tensor<2x3x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02,3.000000e-02,4.000000e-02}>>
 }
@@ -212,7 +212,7 @@ func.func @avg_pool2d_grad_dynamic(%dy: tensor<?x8x4x4xf32>) -> tensor<1x8x8x8xf
 // -----
 
 func.func @avg_pool2d_grad_element_type(%dy: tensor<1x8x4x4xf16>) -> tensor<1x8x8x8xf32> {
-  // expected-error @+1 {{'train.avg_pool2d_grad' op expected all float operands and results to have element type 'f32', got 'f16'}}
+  // expected-error @+1 {{'train.avg_pool2d_grad' op expected all float operands and results to have element type 'f16', got 'f32'}}
   %0 = train.avg_pool2d_grad %dy kernel [2, 2] : (tensor<1x8x4x4xf16>) -> tensor<1x8x8x8xf32>
   return %0 : tensor<1x8x8x8xf32>
 }
@@ -568,7 +568,7 @@ func.func @qsgd_float_param(%p: tensor<4x3xf32>, %g: tensor<4x3xf32>) -> tensor<
 // -----
 
 func.func @qsgd_integer_grad(%p: tensor<4xi32>, %g: tensor<4xi32>) -> tensor<4xi32> {
-  // expected-error @+1 {{'train.qsgd' op operand #1 must be ranked tensor of floating-point values, but got 'tensor<4xi32>'}}
+  // expected-error @+1 {{'train.qsgd' op operand #1 must be ranked tensor of floating-point or int32 fixed-point gradient type values, but got 'tensor<4xi32>'}}
   %0 = train.qsgd %p, %g lr 0.01 scales [1.0, 1.0, 1.0, 1.0] : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
   return %0 : tensor<4xi32>
 }

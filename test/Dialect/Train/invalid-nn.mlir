@@ -452,7 +452,7 @@ func.func @transpose_element_type(%a: tensor<2x3xf32>) -> tensor<3x2xbf16> {
 
 // Layout ops take float or per-tensor int8 quantized tensors, not plain integers.
 func.func @reshape_integer(%a: tensor<4x8xi8>) -> tensor<32xi8> {
-  // expected-error @+1 {{'train.reshape' op operand #0 must be ranked tensor of floating-point or per-tensor int8 quantized type values}}
+  // expected-error @+1 {{'train.reshape' op operand #0 must be ranked tensor of floating-point or per-tensor int8 quantized type or int16 fixed-point gradient type values}}
   %0 = train.reshape %a : tensor<4x8xi8> -> tensor<32xi8>
   return %0 : tensor<32xi8>
 }

@@ -436,7 +436,7 @@ func.func @clamp_requantize(%x: tensor<4x!quant.uniform<i8:f32, 0.1:0>>) -> tens
 // Per-channel (weight) types do not flow through layout ops.
 func.func @reshape_per_axis(%w: tensor<4x8x!quant.uniform<i8:f32:0, {0.1,0.1,0.1,0.1}>>)
     -> tensor<32x!quant.uniform<i8:f32:0, {0.1,0.1,0.1,0.1}>> {
-  // expected-error @+1 {{'train.reshape' op operand #0 must be ranked tensor of floating-point or per-tensor int8 quantized type values}}
+  // expected-error @+1 {{'train.reshape' op operand #0 must be ranked tensor of floating-point or per-tensor int8 quantized type or int16 fixed-point gradient type values}}
   %0 = train.reshape %w : tensor<4x8x!quant.uniform<i8:f32:0, {0.1,0.1,0.1,0.1}>>
       -> tensor<32x!quant.uniform<i8:f32:0, {0.1,0.1,0.1,0.1}>>
   return %0 : tensor<32x!quant.uniform<i8:f32:0, {0.1,0.1,0.1,0.1}>>

@@ -31,13 +31,22 @@ def Train_QInt8PerAxis : Type<
     "per-axis int8 quantized type",
     "::mlir::quant::UniformQuantizedPerAxisType">;
 
+// Fixed-point gradients (--train-int16-gradients): value = q · 2^e with q the
+// int16 (a gradient) or int32 (a sum of gradients) storage, zero point 0.
+def Train_QGrad16 : Type<CPred<"::mlir::train::isFixedPointGradient($_self, 16)">,
+    "int16 fixed-point gradient type", "::mlir::quant::UniformQuantizedType">;
+def Train_QGrad32 : Type<CPred<"::mlir::train::isFixedPointGradient($_self, 32)">,
+    "int32 fixed-point gradient type", "::mlir::quant::UniformQuantizedType">;
+// A gradient: float, or int16 fixed point.
+def Train_GradTensor : RankedTensorOf<[AnyFloat, Train_QGrad16]>;
+
 def Train_QTensor : RankedTensorOf<[Train_QInt8]>;
 def Train_QWeightTensor : RankedTensorOf<[Train_QInt8PerAxis]>;
 def Train_QBiasTensor : RankedTensorOf<[I32]>;
 // Operands of the layout ops: they move or compare values only, so they take
 // float tensors and per-tensor int8 quantized tensors alike (the verifiers
 // require one element type across operands and result).
-def Train_FloatOrQTensor : RankedTensorOf<[AnyFloat, Train_QInt8]>;
+def Train_FloatOrQTensor : RankedTensorOf<[AnyFloat, Train_QInt8, Train_QGrad16]>;
 
 // Convolution geometry shared by the forward op and its gradients.
 defvar ConvGeometry = (ins
@@ -109,8 +118,8 @@ def Train_Conv2dOp : Train_Op<"conv2d", [Pure]> {
 
 def Train_AddOp : Train_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
   let summary = "element-wise addition of two tensors of the same type";
-  let arguments = (ins Train_FloatTensor:$lhs, Train_FloatTensor:$rhs);
-  let results = (outs Train_FloatTensor:$result);
+  let arguments = (ins Train_GradTensor:$lhs, Train_GradTensor:$rhs);
+  let results = (outs Train_GradTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
@@ -503,8 +512,8 @@ def Train_LinearGradWeightOp : Train_Op<"linear_grad_weight", [Pure]> {
 
 def Train_BiasGradOp : Train_Op<"bias_grad", [Pure]> {
   let summary = "bias gradient: sum of dy over every dimension but the channel (1)";
-  let arguments = (ins Train_FloatTensor:$grad_output);
-  let results = (outs Train_FloatTensor:$result);
+  let arguments = (ins Train_GradTensor:$grad_output);
+  let results = (outs RankedTensorOf<[AnyFloat, Train_QGrad32]>:$result);
   let assemblyFormat = "$grad_output attr-dict `:` type($grad_output) `->` type($result)";
   let hasVerifier = 1;
 }
@@ -516,9 +525,10 @@ def Train_Conv2dGradInputOp : Train_Op<"conv2d_grad_input", [Pure]> {
                      dy[n, o, i, j] · w[o, c mod C/G, ki, kj].
     The result type gives the input shape.
   }];
-  let arguments = !con((ins Train_FloatTensor:$grad_output, Train_FloatTensor:$weight),
+  let arguments = !con((ins Train_GradTensor:$grad_output,
+                            RankedTensorOf<[AnyFloat, Train_QInt8, Train_QInt8PerAxis]>:$weight),
                        ConvGeometry);
-  let results = (outs Train_FloatTensor:$result);
+  let results = (outs Train_GradTensor:$result);
   let assemblyFormat = !strconcat("$grad_output `,` $weight ", ConvGeometryFormat,
       " attr-dict `:` functional-type(operands, results)");
   let hasVerifier = 1;
@@ -547,8 +557,8 @@ def Train_ReluGradOp : Train_Op<"relu_grad", [Pure, SameOperandsAndResultType]> 
 
 def Train_CrossEntropyGradOp : Train_Op<"cross_entropy_grad", [Pure]> {
   let summary = "gradient of mean cross-entropy: (softmax(x) - onehot(label)) / N";
-  let arguments = (ins Train_FloatTensor:$logits, Train_LabelTensor:$labels);
-  let results = (outs Train_FloatTensor:$result);
+  let arguments = (ins RankedTensorOf<[AnyFloat, Train_QInt8]>:$logits, Train_LabelTensor:$labels);
+  let results = (outs Train_GradTensor:$result);
   let assemblyFormat = [{
     $logits `,` $labels attr-dict `:` type($logits) `,` type($labels) `->` type($result)
   }];
@@ -604,8 +614,8 @@ def Train_PadToOp : Train_Op<"pad_to", [Pure]> {
         : tensor<1x4x8x8xf32> -> tensor<1x8x8x8xf32>
     ```
   }];
-  let arguments = (ins Train_FloatTensor:$input, DenseI64ArrayAttr:$offsets);
-  let results = (outs Train_FloatTensor:$result);
+  let arguments = (ins Train_FloatOrQTensor:$input, DenseI64ArrayAttr:$offsets);
+  let results = (outs Train_FloatOrQTensor:$result);
   let assemblyFormat = [{
     $input `offsets` $offsets attr-dict `:` type($input) `->` type($result)
   }];
@@ -623,9 +633,9 @@ def Train_AvgPool2dGradOp : Train_Op<"avg_pool2d_grad", [Pure]> {
         : (tensor<1x8x5x5xf32>) -> tensor<1x8x8x8xf32>
     ```
   }];
-  let arguments = !con((ins Train_FloatTensor:$grad_output), PoolGeometry,
+  let arguments = !con((ins Train_GradTensor:$grad_output), PoolGeometry,
                        (ins UnitAttr:$count_include_pad));
-  let results = (outs Train_FloatTensor:$result);
+  let results = (outs Train_GradTensor:$result);
   let assemblyFormat = !strconcat("$grad_output ", PoolGeometryFormat,
       " (`count_include_pad` $count_include_pad^)? attr-dict `:` "
       "functional-type(operands, results)");
@@ -703,8 +713,8 @@ def Train_MaskGradOp : Train_Op<"mask_grad",
     %dx = train.mask_grad %dy, %m : tensor<1x8x4x4xf32>, tensor<16xi8>
     ```
   }];
-  let arguments = (ins Train_FloatTensor:$grad_output, 1DTensorOf<[I8]>:$mask);
-  let results = (outs Train_FloatTensor:$result);
+  let arguments = (ins Train_GradTensor:$grad_output, 1DTensorOf<[I8]>:$mask);
+  let results = (outs Train_GradTensor:$result);
   let assemblyFormat = [{
     $grad_output `,` $mask attr-dict `:` type($grad_output) `,` type($mask)
   }];
@@ -849,7 +859,7 @@ def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
         : (tensor<4xi32>, tensor<4xf32>) -> tensor<4xi32>
     ```
   }];
-  let arguments = (ins Train_QSGDParamTensor:$param, Train_FloatTensor:$grad, F32Attr:$lr,
+  let arguments = (ins Train_QSGDParamTensor:$param, RankedTensorOf<[AnyFloat, Train_QGrad32]>:$grad, F32Attr:$lr,
                        DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
                        OptionalAttr<DenseF64ArrayAttr>:$scales, UnitAttr:$qas);
   let results = (outs Train_QSGDParamTensor:$result);
@@ -883,8 +893,8 @@ def Train_Conv2dQSGDOp : Train_Op<"conv2d_qsgd", [Pure]> {
         -> tensor<4x3x3x3x!quant.uniform<i8:f32:0, {1.0e-2,2.0e-2,3.0e-2,4.0e-2}>>
     ```
   }];
-  let arguments = !con((ins Train_QInt8WeightTensor:$param, Train_FloatTensor:$grad_output,
-                            Train_FloatTensor:$input),
+  let arguments = !con((ins Train_QInt8WeightTensor:$param, Train_GradTensor:$grad_output,
+                            Train_FloatOrQTensor:$input),
                        ConvGeometry,
                        (ins F32Attr:$lr, DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
                             UnitAttr:$qas));
