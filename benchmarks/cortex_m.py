@@ -2,6 +2,7 @@
 
     python benchmarks/cortex_m.py [--models-dir DIR] [--models NAME...] [--num-classes N]
                                   [--no-train] [--json] [--ops MODEL/SCHEME]
+                                  [--gradients float|int16]
 
 For MCUNet-5FPS, MobileNetV2-w0.35 and ProxylessNAS-w0.3 (128x128 int8, imported with
 multiplier/shift requantization and a fresh N-class head, 10 by default), one row for
@@ -100,11 +101,30 @@ def _measure_project(renderer, harness: str, arrays, work: Path) -> dict:
             "run_s": time.perf_counter() - start}
 
 
-def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes: int,
-                  train: bool) -> list[dict]:
-    """The rows of one model: inference, then each scheme's training step."""
+def _planned_step(path: Path, imported, scheme: str, gradients: str) -> dict:
+    """Derives `scheme`'s training step and plans it as `tcc --target=cortex-m7
+    --gradients G` does (masks; bottlenecks fused only where the arena would not fit
+    otherwise; int16 gradients calibrated on seeded random samples); returns the
+    parameters."""
     from tcc.compiler.analysis import StepOptions, derive_step
+    from tcc.compiler.calibration import calibrate_on_random_samples
     from tcc.compiler.driver import TrainingOptions, schedule_and_plan
+    from tcc.compiler.parameters import select_parameters
+    from tcc.compiler.source import find_function
+
+    module = imported.module
+    derive_step(module, StepOptions(scheme=scheme), str(path))
+    forward = find_function(module, "forward")
+    parameters = select_parameters(forward, imported.weights, str(path))
+    schedule_and_plan(module, TrainingOptions(target="cortex-m7", gradients=gradients),
+                      str(path), calibrate=lambda m: calibrate_on_random_samples(
+                          m, parameters, classes=10))
+    return parameters
+
+
+def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes: int,
+                  train: bool, gradients: str = "float") -> list[dict]:
+    """The rows of one model: inference, then each scheme's training step."""
     from tcc.compiler.errors import TccError
     from tcc.compiler.frontends.tte import import_tte
     from tcc.compiler.parameters import select_parameters
@@ -120,13 +140,11 @@ def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes
             imported = import_tte(path, num_classes=num_classes, rounding="multiplier_shift")
             module = imported.module
             if scheme is not None:
-                derive_step(module, StepOptions(
-                    scheme=f"{schemes_file}#{path.stem}/{scheme}"), str(path))
-                # As `tcc --target=cortex-m7` plans it (masks; bottlenecks fused only
-                # where the arena would not fit otherwise).
-                schedule_and_plan(module, TrainingOptions(target="cortex-m7"), str(path))
-            forward = find_function(module, "forward")
-            parameters = select_parameters(forward, imported.weights, str(path))
+                parameters = _planned_step(path, imported, f"{schemes_file}#{path.stem}/"
+                                           f"{scheme}", gradients)
+            else:
+                parameters = select_parameters(find_function(module, "forward"),
+                                               imported.weights, str(path))
             renderer = cortex_m.CortexMRenderer(module, parameters, "forward",
                                                 "train_step" if scheme else None)
             shape = [int(d) for d in renderer.input_value.type.shape]
@@ -181,25 +199,19 @@ def _family(op) -> str:
     return f"{op.name} {'pointwise' if (kh, kw) == (1, 1) else f'{kh}x{kw}'}"
 
 
-def measure_ops(models_dir: Path, case: str, num_classes: int) -> dict:
+def measure_ops(models_dir: Path, case: str, num_classes: int,
+                gradients: str = "float") -> dict:
     """Instructions of one training step per op family (a counting build, 2 MB RAM)."""
     from dataclasses import replace
-    from tcc.compiler.analysis import StepOptions, derive_step
-    from tcc.compiler.driver import TrainingOptions, schedule_and_plan
     from tcc.compiler.frontends.tte import import_tte
-    from tcc.compiler.parameters import select_parameters
-    from tcc.compiler.source import find_function
     from tcc.compiler.targets import cortex_m
     from tcc.runtime.instruction_count import count_instructions
 
     model, scheme = case.split("/")
     path = models_dir / f"{model}.json"
     imported = import_tte(path, num_classes=num_classes, rounding="multiplier_shift")
-    derive_step(imported.module, StepOptions(
-        scheme=f"{models_dir / 'schemes.json'}#{model}/{scheme}"), str(path))
-    schedule_and_plan(imported.module, TrainingOptions(target="cortex-m7"), str(path))
-    parameters = select_parameters(find_function(imported.module, "forward"),
-                                   imported.weights, str(path))
+    parameters = _planned_step(path, imported, f"{models_dir / 'schemes.json'}#{model}/"
+                               f"{scheme}", gradients)
     renderer = cortex_m.CortexMRenderer(imported.module, parameters, "forward", "train_step")
     renderer.op_region = 1
     rng = np.random.default_rng(0)
@@ -245,13 +257,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--ops", metavar="MODEL/SCHEME",
                         help="instructions of one training step per op family instead")
+    parser.add_argument("--gradients", choices=["float", "int16"], default="float",
+                        help="the backward pass in f32 (default) or int16 fixed point "
+                             "(calibrated on random samples)")
     args = parser.parse_args(argv)
     schemes_file = args.models_dir / "schemes.json"
     if not schemes_file.is_file():
         print(f"no TTE models and schemes.json in {args.models_dir}", file=sys.stderr)
         return 1
     if args.ops:
-        result = measure_ops(args.models_dir, args.ops, args.num_classes)
+        result = measure_ops(args.models_dir, args.ops, args.num_classes, args.gradients)
         print(json.dumps(result, indent=2) if args.json else _ops_table(result))
         return 0
     schemes = json.loads(schemes_file.read_text())
@@ -259,13 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.models:
         rows += measure_model(args.models_dir / f"{model}.json", schemes_file,
                               list(schemes.get(model, {})), args.num_classes,
-                              not args.no_train)
+                              not args.no_train, args.gradients)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(f"TTE models on the Cortex-M7 (STM32F746: 320 KB SRAM, 1 MB flash; int8, "
-              f"128x128, {args.num_classes}-class head; instructions per inference or "
-              "training step, counted in qemu)")
+              f"128x128, {args.num_classes}-class head; {args.gradients} gradients; "
+              "instructions per inference or training step, counted in qemu)")
         print(_table(rows))
     return 0
 

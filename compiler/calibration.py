@@ -15,6 +15,30 @@ from ..runtime import interpreter
 from .source import find_function
 
 
+def step_arguments(module: ir.Module, step: str, parameters: dict, inputs, labels) -> list:
+    """One argument list of @step per batch: `parameters` (by argument index), the
+    batch's input at the data argument and its labels last."""
+    count = len(find_function(module, step).entry_block.arguments)
+    data = next(i for i in range(count - 1) if i not in parameters)
+    samples = []
+    for x, y in zip(inputs, labels):
+        values = [parameters.get(i) for i in range(count)]
+        values[data], values[-1] = x, np.asarray(y, dtype=np.int32).reshape(-1)
+        samples.append(values)
+    return samples
+
+
+def random_batches(shape, classes: int, count: int, seed: int,
+                   quantized: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`count` seeded random batches of `shape`: int8 inputs uniform over their range
+    (normal floats when not `quantized`) and uniform labels."""
+    rng = np.random.default_rng(seed)
+    shape = [count, *shape]
+    inputs = rng.integers(-128, 128, size=shape, dtype=np.int8) if quantized else \
+        rng.standard_normal(shape).astype(np.float32)
+    return inputs, rng.integers(0, classes, size=(count, shape[1]), dtype=np.int32)
+
+
 def annotate_gradient_ranges(module: ir.Module, step: str,
                              samples: Iterable[Sequence[np.ndarray]]) -> dict:
     """Runs @step on each argument list of `samples` (parameters unchanged between
@@ -35,3 +59,16 @@ def annotate_gradient_ranges(module: ir.Module, step: str,
         with op.location:
             op.attributes[GRAD_RANGE] = ir.FloatAttr.get(ir.F64Type.get(), ranges[value])
     return {str(op.location): ranges[value] for value, op in targets.items()}
+
+
+def calibrate_on_random_samples(module: ir.Module, parameters: dict, *, classes: int,
+                                count: int = 4, seed: int = 0, step: str = "train_step",
+                                forward: str = "forward") -> dict:
+    """annotate_gradient_ranges on `count` seeded random int8 batches (a model with no
+    data at hand: benchmarks and tests)."""
+    arguments = find_function(module, forward).entry_block.arguments
+    data = next(i for i in range(len(arguments)) if i not in parameters)
+    shape = list(ir.RankedTensorType(arguments[data].type).shape)
+    inputs, labels = random_batches(shape, classes, count, seed, quantized=True)
+    return annotate_gradient_ranges(module, step, step_arguments(module, step, parameters,
+                                                                 inputs, labels))

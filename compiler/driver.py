@@ -170,23 +170,18 @@ def _calibrate(model: TrainableModel) -> None:
     """Writes the gradient ranges of the float step on `calibration_samples` batches
     with the initial parameters: of --data, else of the bundled digits where the
     model takes them, else seeded random inputs and labels."""
-    from .calibration import annotate_gradient_ranges
+    from .calibration import annotate_gradient_ranges, step_arguments
     options = model.options
-    try:
-        inputs, labels = training_batches(model, options.calibration_samples,
-                                          options.calibration_data)
-    except InputError:
-        if options.calibration_data:
-            raise
-        inputs, labels = random_batches(model, options.calibration_samples)
-    step = find_function(model.module, options.step)
-    count = len(step.entry_block.arguments)
-    data_index = next(i for i in range(count - 1) if i not in model.parameters)
-    samples = []
-    for x, y in zip(inputs, labels):
-        values = [model.parameters.get(i) for i in range(count)]
-        values[data_index], values[-1] = x, y
-        samples.append(values)
+    count, shape = options.calibration_samples, model.input_shape()
+    if options.calibration_data:
+        inputs, labels = load_training_data(options.calibration_data, shape, shape[0], count,
+                                            model.input_dtype(), at_most=True)
+    else:
+        try:
+            inputs, labels = digits_batches(shape, model.num_classes(), count, options.seed)
+        except InputError:
+            inputs, labels = random_batches(model, count)
+    samples = step_arguments(model.module, options.step, model.parameters, inputs, labels)
     annotate_gradient_ranges(model.module, options.step, samples)
 
 
@@ -249,12 +244,13 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
     With int16 gradients (`gradient_format`), `calibrate(module)` writes the gradient
     ranges of the float step, then --train-int16-gradients converts it."""
     plan = f"alignment={options.alignment} time-limit={options.plan_time_limit}"
+    int16 = gradient_format(options, module) == "int16"
     passes = [f"train-reorder{{step={options.step}}}",
               f"plan-memory{{function={options.step} {plan}}}",
               f"plan-memory{{function={options.forward} {plan}}}"]
     if options.target in cortex_m.TARGETS:
         run_pipeline(module, list(_gradient_passes(options)), filename)
-        if gradient_format(options, module) == "int16":
+        if int16:
             if calibrate is None:
                 raise InputError("int16 gradients need calibration data")
             calibrate(module)
@@ -374,16 +370,10 @@ def training_batches(model: TrainableModel, steps: int,
 
 
 def random_batches(model: TrainableModel, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """`steps` seeded random batches: int8 inputs uniform over their range (normal
-    floats for a float model) and uniform labels."""
-    rng = np.random.default_rng(model.options.seed)
-    shape = [steps, *model.input_shape()]
-    if model.input_dtype() == np.int8:
-        inputs = rng.integers(-128, 128, size=shape, dtype=np.int8)
-    else:
-        inputs = rng.standard_normal(shape).astype(np.float32)
-    labels = rng.integers(0, model.num_classes(), size=(steps, shape[1]), dtype=np.int32)
-    return inputs, labels
+    """`steps` seeded random batches for the model's input (calibration.random_batches)."""
+    from .calibration import random_batches as batches
+    return batches(model.input_shape(), model.num_classes(), steps, model.options.seed,
+                   model.input_dtype() == np.int8)
 
 
 def reference_losses(model: TrainableModel, inputs: np.ndarray, labels: np.ndarray) -> list[float]:
@@ -501,8 +491,12 @@ def run_on_cortex_m(module: ir.Module, function: str, arrays: list, target_name:
                                    "parameter's update; the Cortex-M harness returns only "
                                    "the loss and the parameters")
         kind = cortex_m.element_kind(returned[position])
-        results.append(np.frombuffer(updated[name], dtype=cortex_m.NUMPY_TYPES[kind])
-                       .reshape(train.shape_of(returned[position])).copy())
+        # A partial-channel parameter comes back as its trained channels.
+        shape = cortex_m.stored_shape(renderer, index)
+        full = np.array(arrays[index], dtype=cortex_m.NUMPY_TYPES[kind], copy=True)
+        full[tuple(slice(0, n) for n in shape)] = np.frombuffer(
+            updated[name], dtype=cortex_m.NUMPY_TYPES[kind]).reshape(shape)
+        results.append(full)
     return results
 
 

@@ -12,10 +12,11 @@ from .errors import InputError
 
 
 def load_training_data(path: str | Path, input_shape: list[int], batch: int,
-                       steps: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+                       steps: int, dtype=np.float32,
+                       at_most: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`inputs` [steps, *input_shape] of the model's input `dtype` (float32, or int8:
     integers in [-128, 127], the quantized values) and `labels` [steps, batch]
-    from an .npz."""
+    from an .npz (with `at_most`, as many as it holds up to `steps`)."""
     try:
         with np.load(path) as data:
             inputs, labels = data["inputs"], data["labels"]
@@ -26,6 +27,8 @@ def load_training_data(path: str | Path, input_shape: list[int], batch: int,
                          f"missing {missing}", str(path)) from None
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read training data: {error}", str(path)) from None
+    if at_most:
+        steps = max(1, min(steps, inputs.shape[0]))
     if list(inputs.shape[1:]) != list(input_shape) or inputs.shape[0] < steps:
         raise InputError(f"'inputs' must have shape [>= {steps}, "
                          f"{', '.join(map(str, input_shape))}], got {list(inputs.shape)}",

@@ -58,6 +58,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from tcc.compiler.analysis import StepOptions, derive_step
+from tcc.compiler.calibration import annotate_gradient_ranges, step_arguments
 from tcc.compiler.driver import TrainingOptions, schedule_and_plan
 from tcc.compiler.errors import RunError, TccError
 from tcc.compiler.frontends import tte
@@ -73,6 +74,7 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO.parent / "shared" / "models" / "tte"
 MODEL = "mcunet-5fps"
 CLASSES = 10
+CALIBRATION_SAMPLES = 8
 
 
 # ---------------------------------------------------------------------------------------
@@ -160,16 +162,26 @@ def _apply_scheme(model: Int8Model, forward) -> list:
         return apply_scheme(forward, scheme)
 
 
-def step_module(model: Int8Model, *, lr: float, qas: bool):
+def step_module(model: Int8Model, *, lr: float, qas: bool, calibration=None):
     """A fresh module with @forward and the planned @train_step (scheme, SGD, QAS on or
-    off), and the parameters by @forward argument index."""
+    off), and the parameters by @forward argument index. With `calibration` (samples
+    and labels) the backward pass is int16 fixed point (the Cortex-M pipeline with
+    --gradients int16), its exponents calibrated on those samples."""
     module, forward = _parse(model)
     _apply_scheme(model, forward)
     derive_step(module, StepOptions(lr=lr, qas=qas, optimizer="sgd"), f"{MODEL}.mlir")
-    schedule_and_plan(module, TrainingOptions())
     params = {i: model.weights[train.arg_name(forward, i)]
               for i in range(len(forward.entry_block.arguments))
               if train.arg_role(forward, i) is not None}
+    if calibration is None:
+        schedule_and_plan(module, TrainingOptions())
+        return module, params
+
+    def calibrate(module):
+        annotate_gradient_ranges(module, "train_step", step_arguments(
+            module, "train_step", params, *calibration))
+    schedule_and_plan(module, TrainingOptions(target="cortex-m7", gradients="int16"),
+                      calibrate=calibrate)
     return module, params
 
 
@@ -397,16 +409,20 @@ class Result:
 
 
 def train_int8(model: Int8Model, split: Split, order: np.ndarray, lr: float, qas: bool,
-               engine, before: float | None) -> Result:
+               engine, before: float | None, int16: bool = False) -> Result:
     """One int8 run on `engine`; `before` (the shared initial accuracy) is measured if
-    None."""
+    None. `int16`: the backward pass in int16 fixed point, calibrated on the first
+    CALIBRATION_SAMPLES training samples."""
     start = time.time()
-    module, params = step_module(model, lr=lr, qas=qas)
+    calibration = (split.train_x[order[:CALIBRATION_SAMPLES]],
+                   split.train_y[order[:CALIBRATION_SAMPLES]]) if int16 else None
+    module, params = step_module(model, lr=lr, qas=qas, calibration=calibration)
     if before is None:
         before = accuracy(engine.logits(module, params, split.test_x), split.test_y)
     params, losses = engine.train(module, params, split.train_x[order], split.train_y[order])
     after = accuracy(engine.logits(module, params, split.test_x), split.test_y)
-    label = f"int8 {'+ QAS' if qas else 'no QAS'} ({engine.name})"
+    label = f"int8 {'+ QAS' if qas else 'no QAS'}{', int16 backward' if int16 else ''} " \
+        f"({engine.name})"
     return Result(label, before, after, losses, time.time() - start)
 
 
@@ -436,6 +452,9 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0,
                         help="data split, sample order and head initialisation")
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
+    parser.add_argument("--int16", action="store_true",
+                        help="also train int8 + QAS with the int16 fixed-point backward "
+                             "pass (--gradients int16, for parts without an FPU)")
     args = parser.parse_args(argv)
     for name, low in (("steps", 1), ("resolution", 32), ("held_out", 10)):
         value = getattr(args, name)
@@ -481,6 +500,10 @@ def run(args, engine, log=print) -> list[Result]:
         shared = results[1].before if len(results) > 1 else None
         results.append(train_int8(model, split, order, args.lr, qas, engine, shared))
         log(f"  {results[-1].label}: done in {results[-1].seconds:.0f} s")
+    if args.int16:
+        results.append(train_int8(model, split, order, args.lr, True, engine,
+                                  results[1].before, int16=True))
+        log(f"  {results[-1].label}: done in {results[-1].seconds:.0f} s")
     return results
 
 
@@ -492,11 +515,14 @@ def table(results: list[Result]) -> str:
         tail = f"{np.mean(r.losses[-100:]):.3f}" if r.losses else "-"
         lines.append(f"{r.label:<46} {100 * r.before:6.1f}% {100 * r.after:6.1f}% "
                      f"{tail:>20}")
-    fp32, qas, no_qas = (r.after for r in results)
+    fp32, qas, no_qas = (r.after for r in results[:3])
     within = abs(qas - fp32) <= 0.02 + 1e-9
     lines.append(f"int8 + QAS vs fp32: {100 * (qas - fp32):+.1f} points "
                  f"({'within' if within else 'NOT within'} 2 points); "
                  f"QAS vs no QAS: {100 * (qas - no_qas):+.1f} points")
+    if len(results) > 3:
+        lines.append(f"int16 backward vs f32 backward (both int8 + QAS): "
+                     f"{100 * (results[3].after - qas):+.1f} points")
     return "\n".join(lines)
 
 

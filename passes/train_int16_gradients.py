@@ -175,7 +175,8 @@ def int16_gradients(function: func.FuncOp, headroom: float = 2.0) -> int:
     for op in ops:
         for position in INT8_OPERANDS.get(op.name, ()):
             source = _int8_source(op, position)
-            dead.append(op.operands[position].owner)
+            if op.operands[position] not in dead:
+                dead.append(op.operands[position])
             op.operands[position] = source
         if op.name in CONSUMERS:
             continue
@@ -189,10 +190,7 @@ def int16_gradients(function: func.FuncOp, headroom: float = 2.0) -> int:
             result.set_type(ir.RankedTensorType.get(shape, fixed_type(16, e)))
         if GRAD_RANGE in op.attributes:
             del op.attributes[GRAD_RANGE]
-    erased: set = set()
-    for owner in dead:
-        value = owner.results[0]
-        if value not in erased and not list(value.uses):
-            erased.add(value)
-            owner.operation.erase()
+    for dcast in dead:                  # each once: a dequantization no one reads
+        if not list(dcast.uses):
+            dcast.owner.operation.erase()
     return sum(1 for op in ops if op.name not in CONSUMERS)

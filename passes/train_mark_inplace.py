@@ -51,8 +51,8 @@ def mark_inplace(function: func.FuncOp) -> int:
 def depthwise_in_place(op) -> bool:
     """Whether the C kernel runs this conv2d_grad_input on its stride-1 depthwise path
     with dx of dy's shape (the conditions of tcc_depthwise_grad_input_s1_f32)."""
-    if op.operands[0].type != op.results[0].type:
-        return False            # int16 gradients of two exponents: the f32 kernel only
+    if not isinstance(ir.RankedTensorType(op.operands[0].type).element_type, ir.F32Type):
+        return False            # int16 gradients: only the f32 kernel works in place
     g = train.ConvGeometry.of(op)
     dy, dx = train.shape_of(op.operands[0]), train.shape_of(op.results[0])
     weight = train.shape_of(op.operands[1])

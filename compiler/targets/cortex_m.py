@@ -179,10 +179,18 @@ def trainable_indices(renderer: CRenderer) -> list[int]:
             if train.arg_role(renderer.forward, i) == "trainable"]
 
 
+def stored_shape(renderer: CRenderer, index: int) -> list[int]:
+    """The shape of what the C code stores of trainable parameter `index`: the whole
+    parameter, or a partial-channel one's trained first channels."""
+    shape = list(np.shape(renderer.parameters[index]))
+    split = renderer.param_splits.get(index)
+    return split.shape(shape) if split is not None else shape
+
+
 def write_step_input(path: Path, renderer: CRenderer, inputs: np.ndarray,
                      labels: np.ndarray) -> None:
     """step_input.bin: the input batch, the labels, and each trainable parameter's size."""
-    sizes = [renderer.parameters[i].size * ELEMENT_BYTES[element_kind(
+    sizes = [int(np.prod(stored_shape(renderer, i))) * ELEMENT_BYTES[element_kind(
         renderer.forward.entry_block.arguments[i])] for i in trainable_indices(renderer)]
     kind = element_kind(renderer.input_value)
     path.write_bytes(np.ascontiguousarray(inputs, dtype=NUMPY_TYPES[kind]).tobytes()
@@ -191,7 +199,8 @@ def write_step_input(path: Path, renderer: CRenderer, inputs: np.ndarray,
 
 
 def read_step_output(path: Path, renderer: CRenderer) -> tuple[float, dict[str, bytes]]:
-    """The loss and each trainable parameter's bytes after the step, by name."""
+    """The loss and each trainable parameter's stored bytes after the step (a
+    partial-channel one's trained channels, `stored_shape`), by name."""
     data = path.read_bytes()
     loss = float(np.frombuffer(data[:4], dtype="<f4")[0])
     params, at = {}, 4
@@ -200,7 +209,7 @@ def read_step_output(path: Path, renderer: CRenderer) -> tuple[float, dict[str, 
         name = data[at + 4:at + 4 + length].decode()
         at += 4 + length
         arg = renderer.forward.entry_block.arguments[index]
-        nbytes = renderer.parameters[index].size * ELEMENT_BYTES[element_kind(arg)]
+        nbytes = int(np.prod(stored_shape(renderer, index))) * ELEMENT_BYTES[element_kind(arg)]
         params[name] = data[at:at + nbytes]
         at += nbytes
     if at != len(data):

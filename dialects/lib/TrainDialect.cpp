@@ -400,6 +400,16 @@ LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
     return verifyScratchOffset(op, attribute);
   if (name == getInPlaceAttrName())
     return verifyInPlace(op, attribute);
+  if (name == getGradRangeAttrName()) {
+    auto range = dyn_cast<FloatAttr>(attribute.getValue());
+    if (!range || !range.getType().isF64() || !(range.getValueAsDouble() >= 0.0) ||
+        std::isinf(range.getValueAsDouble()))
+      return op->emitError() << "'" << name
+                             << "' must be a finite f64 >= 0 (the calibrated "
+                                "range of the op's gradient), got "
+                             << attribute.getValue();
+    return success();
+  }
   if (name != getWeightsAttrName())
     return op->emitError() << "unknown train dialect attribute '" << name
                            << "'";

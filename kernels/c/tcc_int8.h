@@ -108,8 +108,9 @@ TCC_INT8_INLINE uint32_t tcc_sxtb16_ror8_dsp(uint32_t v) {
 #define TCC_UNROLL
 #endif
 
-/* v saturated to int8 (one SSAT where the target has it). */
+/* v saturated to int8 (one SSAT where the target has it; Armv7-M too). */
 #if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
 #define TCC_SSAT8(v) __ssat((v), 8)
 #else
 #define TCC_SSAT8(v) ((v) < -128 ? -128 : (v) > 127 ? 127 : (v))

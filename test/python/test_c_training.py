@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 
 import tcc
+from tcc.compiler.calibration import calibrate_on_random_samples
 from tcc.compiler.driver import TrainingOptions, schedule_and_plan
 from tcc.compiler.source import find_function
 from tcc.compiler.targets import cortex_m
@@ -216,7 +217,7 @@ def compare_steps(model: Trainable, inputs, labels, losses, dumps, *, integer=Fa
 # ----------------------------------------------------------------------------- kernels
 
 PLAIN_FLAGS = [f for f in HOST_FLAGS if "sanitize" not in f and f != "-g"]
-KERNEL_SOURCES = ("tcc_kernels.c", "tcc_qtrain.c", "tcc_int8.c")
+KERNEL_SOURCES = ("tcc_kernels.c", "tcc_qtrain.c", "tcc_int8.c", "tcc_fxtrain.c")
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +231,7 @@ def kernel_objects(tmp_path_factory):
             directory = tmp_path_factory.mktemp("kernels")
             for name in KERNEL_SOURCES:
                 shutil.copy(KERNELS / name, directory / name)
-            for name in ("tcc_kernels.h", "tcc_qtrain.h", "tcc_int8.h"):
+            for name in ("tcc_kernels.h", "tcc_qtrain.h", "tcc_int8.h", "tcc_fxtrain.h"):
                 shutil.copy(KERNELS / name, directory / name)
             result = subprocess.run(["gcc", *flags, "-c", *KERNEL_SOURCES], cwd=directory,
                                     capture_output=True, text=True, timeout=600)
@@ -319,8 +320,10 @@ requires_tte = pytest.mark.skipif(
     not (TTE_DIR / "schemes.json").is_file(), reason=f"the TTE models are not in {TTE_DIR}")
 
 
-def tte_model(name: str, directory: Path) -> Trainable:
-    """The TTE model with a 10-class head, its smallest paper scheme, planned."""
+def tte_model(name: str, directory: Path, gradients: str = "float",
+              target: str = "cortex-m7") -> Trainable:
+    """The TTE model with a 10-class head, its smallest paper scheme, planned; with
+    int16 gradients calibrated on seeded random samples."""
     from tcc.compiler.analysis import StepOptions, derive_step
     from tcc.compiler.frontends.tte import import_tte
     from tcc.compiler.parameters import select_parameters
@@ -329,10 +332,12 @@ def tte_model(name: str, directory: Path) -> Trainable:
     imported = import_tte(path, num_classes=10, rounding="multiplier_shift")
     scheme = f"{TTE_DIR / 'schemes.json'}#{name}/{TTE_SCHEMES[name]}"
     derive_step(imported.module, StepOptions(scheme=scheme), str(path))
-    schedule_and_plan(imported.module, TrainingOptions(target="cortex-m7"))
     forward = find_function(imported.module, "forward")
-    return Trainable(imported.module, select_parameters(forward, imported.weights, str(path)),
-                     directory)
+    parameters = select_parameters(forward, imported.weights, str(path))
+    schedule_and_plan(imported.module, TrainingOptions(target=target, gradients=gradients),
+                      calibrate=lambda module: calibrate_on_random_samples(
+                          module, parameters, classes=10, seed=5))
+    return Trainable(imported.module, parameters, directory)
 
 
 def tte_data(model: Trainable, steps: int, seed: int):

@@ -47,6 +47,18 @@ def test_cortex_m7_training_matches_reference_interpreter(tmp_path):
 
 
 @needs_arm
+def test_cortex_m3_trains_a_float_model_with_soft_float(tmp_path):
+    """No FPU: a float model's step runs on the soft-float library, as the interpreter."""
+    result = tcc("--target=cortex-m3", MLP, "-o", tmp_path / "m3", "--run", "--steps", "3",
+                 "--lr", "0.5")
+    assert result.returncode == 0, result.stderr
+    model = driver.prepare(MLP, driver.TrainingOptions(lr=0.5))
+    inputs, labels = driver.training_batches(model, 3, None)
+    np.testing.assert_allclose(losses_of(result.stdout),
+                               driver.reference_losses(model, inputs, labels), rtol=1e-4)
+
+
+@needs_arm
 def test_cortex_m4_builds_and_runs(tmp_path):
     result = tcc("--target=cortex-m4", MLP, "-o", tmp_path / "m4", "--run", "--steps", "3")
     assert result.returncode == 0, result.stderr
@@ -164,11 +176,15 @@ def test_bad_models_give_one_line_errors(tmp_path, case):
 @pytest.mark.parametrize("args, message", [
     (["missing.mlir", "-o", "out"], "missing.mlir: error: no such file"),
     ([MLP, "-o", "out", "--target=riscv"],
-     "unknown target 'riscv' (expected one of: cortex-m4, cortex-m7, cpu, gpu)"),
+     "unknown target 'riscv' (expected one of: cortex-m3, cortex-m4, cortex-m7, cpu, gpu)"),
     ([MLP, "-o", "out", "--target=cpu", "--host"], "--host applies to Cortex-M targets"),
     (["run", MLP, "--inputs", "in.npz", "-o", "o.npz", "--target=riscv"],
-     "unknown target 'riscv' for tcc run (expected one of: reference, cpu, gpu, cortex-m4, "
-     "cortex-m7)"),
+     "unknown target 'riscv' for tcc run (expected one of: reference, cpu, gpu, cortex-m3, "
+     "cortex-m4, cortex-m7)"),
+    ([MLP, "-o", "out", "--gradients", "int16"],
+     "--gradients int16 needs an int8 (quantized) model; @forward has no quantized tensor"),
+    ([MLP, "-o", "out", "--target=cpu", "--gradients", "int16"],
+     "--gradients int16 is for Cortex-M targets"),
     ([MLP, "-o", "out", "--bogus"], "unrecognized arguments: --bogus"),
     ([MLP], "required: -o/--output"),
     ([MLP, "-o", "out", "--run", "--data", "missing.npz"], "missing.npz: error: no such file"),
@@ -213,9 +229,11 @@ TTE = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "tte"
 
 @pytest.mark.skipif(not (TTE / "mcunet-5fps.json").is_file(), reason="needs ../shared TTE models")
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-def test_run_with_data_on_an_int8_model_matches_the_interpreter(tmp_path):
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m3"])
+def test_run_with_data_on_an_int8_model_matches_the_interpreter(tmp_path, target):
     """`tcc --run --data` on the int8 MCUNet-5FPS (a paper scheme, the host build): the
-    int8 inputs reach the harness as bytes and the losses equal the interpreter's."""
+    int8 inputs reach the harness as bytes and the losses equal the interpreter's; on
+    the FPU-less cortex-m3 the backward pass is int16 fixed point by default."""
     model = tmp_path / "mcunet.mlir"
     imported = tcc("import-tte", TTE / "mcunet-5fps.json", "--num-classes", "10", "-o", model)
     assert imported.returncode == 0, imported.stderr
@@ -224,7 +242,7 @@ def test_run_with_data_on_an_int8_model_matches_the_interpreter(tmp_path):
              labels=rng.integers(0, 10, (2, 1)))
     result = tcc(model, "-o", tmp_path / "out", "--scheme", TTE / "schemes.json",
                  "--scheme-key", "mcunet-5fps/49kb", "--host", "--run", "--steps", 2,
-                 "--data", tmp_path / "d.npz", "--lr", "0.01")
+                 "--data", tmp_path / "d.npz", "--lr", "0.01", f"--target={target}")
     assert result.returncode == 0, result.stderr
     worst = float(result.stdout.split("reference interpreter:")[-1])
     assert len(losses_of(result.stdout)) == 2 and worst < 1e-5

@@ -98,6 +98,11 @@ def Train_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getInPlaceAttrName() {
       return ::llvm::StringLiteral("train.in_place");
     }
+    /// Op attribute: the largest |value| of its gradient result in calibration
+    /// (f64 >= 0), read by --train-int16-gradients.
+    static constexpr ::llvm::StringLiteral getGradRangeAttrName() {
+      return ::llvm::StringLiteral("train.grad_range");
+    }
     /// Op attribute: byte offset of each result in the arena (array<i64>,
     /// -1 for a result with no storage of its own).
     static constexpr ::llvm::StringLiteral getOffsetsAttrName() {
