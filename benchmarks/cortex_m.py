@@ -2,7 +2,11 @@
 
     python benchmarks/cortex_m.py [--models-dir DIR] [--models NAME...] [--num-classes N]
                                   [--no-train] [--json] [--ops MODEL/SCHEME]
-                                  [--gradients float|int16]
+                                  [--gradients float|int16] [--target cortex-m7|m4|m3]
+
+--gradients int16 plans the backward pass in int16 fixed point (calibrated on seeded
+random samples); --target counts on another core's qemu board (the Cortex-M3 has no
+FPU: its float arithmetic is the soft-float library's), with the F746's memory map.
 
 For MCUNet-5FPS, MobileNetV2-w0.35 and ProxylessNAS-w0.3 (128x128 int8, imported with
 multiplier/shift requantization and a fresh N-class head, 10 by default), one row for
@@ -61,7 +65,8 @@ def _write_and_build(renderer, target, harness: str, arrays, work: Path, ram_kb=
     return elf, report, time.perf_counter() - start
 
 
-def _measure_project(renderer, harness: str, arrays, work: Path) -> dict:
+def _measure_project(renderer, harness: str, arrays, work: Path,
+                     target_name: str = "cortex-m7") -> dict:
     """Writes, builds and runs one project; its memory and instruction counts. A project
     that does not fit the F746 (the plan's check or the linker) is linked again with
     COUNT_RAM_KB of RAM to count its instructions; `fits` then says what it needs."""
@@ -70,7 +75,7 @@ def _measure_project(renderer, harness: str, arrays, work: Path) -> dict:
     from tcc.compiler.targets import cortex_m
     from tcc.runtime import cortex_m_runner as runner
     from tcc.runtime.instruction_count import count_instructions
-    target = cortex_m.TARGETS["cortex-m7"]
+    target = cortex_m.TARGETS[target_name]
     fits = "yes"
     try:
         elf, report, build_seconds = _write_and_build(renderer, target, harness, arrays,
@@ -90,7 +95,7 @@ def _measure_project(renderer, harness: str, arrays, work: Path) -> dict:
             if usage["sram"] > target.ram_bytes else \
             f"does not fit: {str(overflow).splitlines()[0]}"
     start = time.perf_counter()
-    counts = count_instructions(elf, cwd=elf.parent, check=False)
+    counts = count_instructions(elf, cwd=elf.parent, cpu=target.cpu, check=False)
     if counts["exit_code"] != 0:
         detail = (counts["stderr"].strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"run failed with exit code {counts['exit_code']}: {detail}")
@@ -101,8 +106,9 @@ def _measure_project(renderer, harness: str, arrays, work: Path) -> dict:
             "run_s": time.perf_counter() - start}
 
 
-def _planned_step(path: Path, imported, scheme: str, gradients: str) -> dict:
-    """Derives `scheme`'s training step and plans it as `tcc --target=cortex-m7
+def _planned_step(path: Path, imported, scheme: str, gradients: str,
+                  target: str = "cortex-m7") -> dict:
+    """Derives `scheme`'s training step and plans it as `tcc --target=T
     --gradients G` does (masks; bottlenecks fused only where the arena would not fit
     otherwise; int16 gradients calibrated on seeded random samples); returns the
     parameters."""
@@ -116,14 +122,15 @@ def _planned_step(path: Path, imported, scheme: str, gradients: str) -> dict:
     derive_step(module, StepOptions(scheme=scheme), str(path))
     forward = find_function(module, "forward")
     parameters = select_parameters(forward, imported.weights, str(path))
-    schedule_and_plan(module, TrainingOptions(target="cortex-m7", gradients=gradients),
+    schedule_and_plan(module, TrainingOptions(target=target, gradients=gradients),
                       str(path), calibrate=lambda m: calibrate_on_random_samples(
                           m, parameters, classes=10))
     return parameters
 
 
 def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes: int,
-                  train: bool, gradients: str = "float") -> list[dict]:
+                  train: bool, gradients: str = "float",
+                  target: str = "cortex-m7") -> list[dict]:
     """The rows of one model: inference, then each scheme's training step."""
     from tcc.compiler.errors import TccError
     from tcc.compiler.frontends.tte import import_tte
@@ -141,7 +148,7 @@ def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes
             module = imported.module
             if scheme is not None:
                 parameters = _planned_step(path, imported, f"{schemes_file}#{path.stem}/"
-                                           f"{scheme}", gradients)
+                                           f"{scheme}", gradients, target)
             else:
                 parameters = select_parameters(find_function(module, "forward"),
                                                imported.weights, str(path))
@@ -152,7 +159,7 @@ def measure_model(path: Path, schemes_file: Path, labels: list[str], num_classes
             arrays = [x] if scheme is None else [x, rng.integers(0, num_classes, shape[0])]
             with tempfile.TemporaryDirectory(prefix="tcc-bench-") as tmp:
                 row.update(_measure_project(renderer, "infer" if scheme is None else "step",
-                                            arrays, Path(tmp)))
+                                            arrays, Path(tmp), target))
         except (TccError, RuntimeError) as error:
             row["error"] = str(error).replace("\n", " ")
         rows.append(row)
@@ -200,7 +207,7 @@ def _family(op) -> str:
 
 
 def measure_ops(models_dir: Path, case: str, num_classes: int,
-                gradients: str = "float") -> dict:
+                gradients: str = "float", target: str = "cortex-m7") -> dict:
     """Instructions of one training step per op family (a counting build, 2 MB RAM)."""
     from dataclasses import replace
     from tcc.compiler.frontends.tte import import_tte
@@ -211,17 +218,17 @@ def measure_ops(models_dir: Path, case: str, num_classes: int,
     path = models_dir / f"{model}.json"
     imported = import_tte(path, num_classes=num_classes, rounding="multiplier_shift")
     parameters = _planned_step(path, imported, f"{models_dir / 'schemes.json'}#{model}/"
-                               f"{scheme}", gradients)
+                               f"{scheme}", gradients, target)
     renderer = cortex_m.CortexMRenderer(imported.module, parameters, "forward", "train_step")
     renderer.op_region = 1
     rng = np.random.default_rng(0)
     shape = [int(d) for d in renderer.input_value.type.shape]
     arrays = [rng.integers(-128, 128, shape).astype(np.int8),
               rng.integers(0, num_classes, shape[0])]
-    big = replace(cortex_m.TARGETS["cortex-m7"], ram_bytes=COUNT_RAM_KB * 1024)
+    big = replace(cortex_m.TARGETS[target], ram_bytes=COUNT_RAM_KB * 1024)
     with tempfile.TemporaryDirectory(prefix="tcc-bench-") as tmp:
         elf, _, _ = _write_and_build(renderer, big, "step", arrays, Path(tmp), COUNT_RAM_KB)
-        counts = count_instructions(elf, cwd=elf.parent)
+        counts = count_instructions(elf, cwd=elf.parent, cpu=big.cpu)
     ops = [op for function, op in renderer.counted_ops if function == "train_step"]
     events = [n for region, n in counts["events"] if region == 1]
     if len(events) != len(ops):
@@ -231,13 +238,14 @@ def measure_ops(models_dir: Path, case: str, num_classes: int,
         entry = families.setdefault(_family(op), [0, 0])
         entry[0] += 1
         entry[1] += n
-    return {"case": case, "step": counts["regions"][0]["instructions"],
+    return {"case": case, "target": target, "step": counts["regions"][0]["instructions"],
             "families": {f: {"ops": k, "instructions": n} for f, (k, n) in families.items()}}
 
 
 def _ops_table(result: dict) -> str:
     step = result["step"]
-    lines = [f"{result['case']}: {step:,} instructions per training step (qemu, cortex-m7)",
+    lines = [f"{result['case']}: {step:,} instructions per training step (qemu, "
+             f"{result['target']})",
              f"{'op family':<42} {'ops':>4} {'instructions':>13} {'share':>6}"]
     for family, entry in sorted(result["families"].items(),
                                 key=lambda item: -item[1]["instructions"]):
@@ -257,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--ops", metavar="MODEL/SCHEME",
                         help="instructions of one training step per op family instead")
+    parser.add_argument("--target", choices=["cortex-m7", "cortex-m4", "cortex-m3"],
+                        default="cortex-m7", help="the core (qemu board) to count on; "
+                        "the memory map is the F746's for all")
     parser.add_argument("--gradients", choices=["float", "int16"], default="float",
                         help="the backward pass in f32 (default) or int16 fixed point "
                              "(calibrated on random samples)")
@@ -266,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no TTE models and schemes.json in {args.models_dir}", file=sys.stderr)
         return 1
     if args.ops:
-        result = measure_ops(args.models_dir, args.ops, args.num_classes, args.gradients)
+        result = measure_ops(args.models_dir, args.ops, args.num_classes, args.gradients,
+                             args.target)
         print(json.dumps(result, indent=2) if args.json else _ops_table(result))
         return 0
     schemes = json.loads(schemes_file.read_text())
@@ -274,12 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.models:
         rows += measure_model(args.models_dir / f"{model}.json", schemes_file,
                               list(schemes.get(model, {})), args.num_classes,
-                              not args.no_train, args.gradients)
+                              not args.no_train, args.gradients, args.target)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"TTE models on the Cortex-M7 (STM32F746: 320 KB SRAM, 1 MB flash; int8, "
-              f"128x128, {args.num_classes}-class head; {args.gradients} gradients; "
+        print(f"TTE models on the {args.target} (STM32F746's memory: 320 KB SRAM, 1 MB "
+              f"flash; int8, 128x128, {args.num_classes}-class head; {args.gradients} "
+              "gradients; "
               "instructions per inference or training step, counted in qemu)")
         print(_table(rows))
     return 0

@@ -879,9 +879,6 @@ LogicalResult Conv2dGradInputOp::verify() {
             tensorType(getWeight()).getElementType()) &&
         failed(verifyQuantWeight(*this, getWeight())))
       return failure();
-  } else if (isa<quant::QuantizedType>(
-                 tensorType(getWeight()).getElementType())) {
-    return emitOpError() << "expected a float weight with float gradients";
   }
   return verifyConv(*this, getResult(), getWeight(), getGradOutput());
 }
