@@ -199,7 +199,8 @@ def _family(op) -> str:
     from tcc.dialects import train
     if "conv2d" not in op.name:
         return op.name
-    weight = op.results[0] if op.name == "train.conv2d_grad_weight" else op.operands[1]
+    weight = op.results[0] if op.name == "train.conv2d_grad_weight" else \
+        op.operands[0] if op.name == "train.conv2d_qsgd" else op.operands[1]
     _, _, kh, kw = dims(weight)
     if train.ConvGeometry.of(op).groups > 1:
         return f"{op.name} depthwise {kh}x{kw}"

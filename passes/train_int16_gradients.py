@@ -116,6 +116,11 @@ def gradient_ops(function: func.FuncOp) -> list:
             if op.name in CONSUMERS:
                 if reads != [CONSUMERS[op.name]]:
                     raise _error(op, "reads an int16 gradient where it expects another value")
+            elif op.name == "train.conv2d_grad_weight":
+                raise _error(op, "has no int16 fixed-point form: int16 gradients update an "
+                                 "int8 weight in train.conv2d_qsgd (--train-fuse-update), "
+                                 "which a partial-channel weight with weight decay does "
+                                 "not take")
             elif op.name not in SAME_EXPONENT | CALIBRATED | {"train.cross_entropy_grad",
                                                                "train.bias_grad"}:
                 raise _error(op, "has no int16 fixed-point form (supported: cross_entropy_grad, "

@@ -114,11 +114,32 @@ func.func @train_step(%x: tensor<1x2x4x4x!x>, %w: tensor<2x2x1x1x!w>,
 """
 
 
-def test_pass_names_an_op_without_a_fixed_point_form():
-    module = parse_module(STEP_WITH_UNFUSED_GRADIENT, "step.mlir", new_context())
-    with pytest.raises(PassError, match="'train.conv2d_grad_weight' has no int16 fixed-point "
-                                        "form"):
+STEP_WITH_MAX_POOL = """
+!y = !quant.uniform<i8:f32, 0.1:-128>
+func.func @train_step(%logits: tensor<1x16x!y>, %x: tensor<1x1x8x8xf32>,
+                      %label: tensor<1xi32>) -> tensor<1x1x8x8xf32> {
+  %l = quant.dcast %logits : tensor<1x16x!y> to tensor<1x16xf32>
+  %g = train.cross_entropy_grad %l, %label : tensor<1x16xf32>, tensor<1xi32> -> tensor<1x16xf32>
+  %g4 = train.reshape %g : tensor<1x16xf32> -> tensor<1x1x4x4xf32>
+  %dx = train.max_pool2d_grad %g4, %x kernel [2, 2] stride [2, 2]
+      : (tensor<1x1x4x4xf32>, tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32>
+  return %dx : tensor<1x1x8x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (STEP_WITH_UNFUSED_GRADIENT, ":13:9: error: 'train.conv2d_grad_weight' has no "
+                                 "int16 fixed-point form: int16 gradients update an int8 "
+                                 "weight in train.conv2d_qsgd"),
+    (STEP_WITH_MAX_POOL, ":8:9: error: 'train.max_pool2d_grad' has no int16 "
+                         "fixed-point form (supported: cross_entropy_grad"),
+], ids=["unfused-weight-gradient", "max-pool"])
+def test_pass_names_an_op_without_a_fixed_point_form(text, message):
+    module = parse_module(text, "step.mlir", new_context())
+    with pytest.raises(PassError) as error:
         run_pipeline(module, ["train-int16-gradients"], "step.mlir")
+    assert message in str(error.value)
 
 
 @ct.needs_gcc
