@@ -1,7 +1,8 @@
 """Calibration of the int16 fixed-point backward pass: runs the float training step in
 the reference interpreter on sample batches and records, on each op that produces a
 gradient of its own range, the largest |value| it produced (`train.grad_range`, read
-by --train-int16-gradients)."""
+by --train-int16-gradients), times the sample's dynamic loss scale 2^k (the int16
+step scales its loss gradient so, see fixed_point.loss_shift)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from .._mlir import ir
 from ..passes.train_int16_gradients import CALIBRATED, GRAD_RANGE, gradient_ops
+from ..runtime import fixed_point as fx
 from ..runtime import interpreter
 from .source import find_function
 
@@ -47,11 +49,17 @@ def annotate_gradient_ranges(module: ir.Module, step: str,
     function = find_function(module, step)
     targets = {op.results[0]: op for op in gradient_ops(function) if op.name in CALIBRATED}
     ranges = {value: 0.0 for value in targets}
+    loss_scale = [1.0]
 
     def observe(op, results):
-        if op.results and op.results[0] in ranges:
-            ranges[op.results[0]] = max(ranges[op.results[0]],
-                                        float(np.max(np.abs(results[0]), initial=0.0)))
+        if op.name == "train.cross_entropy_grad":
+            # The int16 step scales the loss gradient by 2^k (dynamic loss scaling),
+            # every gradient after it too: range them as scaled.
+            q15 = fx.saturate(np.rint(np.asarray(results[0], np.float64) * 2 ** 15), 16)
+            loss_scale[0] = float(1 << fx.loss_shift(q15))
+        elif op.results and op.results[0] in ranges:
+            ranges[op.results[0]] = max(ranges[op.results[0]], loss_scale[0] * float(
+                np.max(np.abs(results[0]), initial=0.0)))
 
     for arguments in samples:
         interpreter.run_function(module, step, list(arguments), observe=observe)

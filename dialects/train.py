@@ -140,7 +140,7 @@ def cross_entropy(logits, labels, *, loc=None, ip=None) -> ir.Value:
 
 
 def cross_entropy_grad(logits, labels, *, loc=None, ip=None) -> ir.Value:
-    return _gen.cross_entropy_grad(logits.type, logits, labels, loc=loc, ip=ip)
+    return _gen.cross_entropy_grad(logits.type, None, logits, labels, loc=loc, ip=ip)
 
 
 def linear_grad_input(grad_output, weight, *, loc=None, ip=None) -> ir.Value:

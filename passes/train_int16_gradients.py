@@ -9,7 +9,11 @@ exactly and round once:
 
   * `train.cross_entropy_grad` reads the int8 logits themselves (no dequantization):
     softmax through a table of exp over the 256 possible logit distances, the result
-    p - onehot in Q0.15 (e = -15);
+    p - onehot in Q0.15 (e = -15) scaled by 2^k at run time, k the largest that keeps
+    it in int16 (its second result, `shift`: dynamic loss scaling, so that the small
+    gradients of a trained model keep their bits); every update reads `shift` and
+    divides 2^k out. Every other op is linear in the loss gradient, so the exponents
+    below are those of the unscaled gradient and hold for every k;
   * `train.conv2d_grad_input` and `train.conv2d_qsgd` read the int8 weight and
     activation themselves; `train.bias_grad` sums into `!quant.uniform<i32:f32, 2^e>`,
     which `train.qsgd` consumes; `mask_grad`, `add`, `avg_pool2d_grad`, `reshape`,
@@ -198,4 +202,32 @@ def int16_gradients(function: func.FuncOp, headroom: float = 2.0) -> int:
     for dcast in dead:                  # each once: a dequantization no one reads
         if not list(dcast.uses):
             dcast.owner.operation.erase()
-    return sum(1 for op in ops if op.name not in CONSUMERS)
+    converted = sum(1 for op in ops if op.name not in CONSUMERS)
+    losses = [op for op in ops if op.name == "train.cross_entropy_grad"]
+    if len(losses) == 1:
+        _scale_loss_gradient(losses[0], [op for op in ops if op.name in CONSUMERS])
+    return converted
+
+
+def _recreate(op, result_types: list, operands: list) -> ir.Operation:
+    """`op` again with other results and operands (same attributes), its uses moved
+    over to the new op's first results; the old op is erased."""
+    named = (op.attributes[i] for i in range(len(op.attributes)))
+    attributes = {a.name: a.attr for a in named}
+    with ir.InsertionPoint(op), op.location:
+        new = ir.Operation.create(op.name, results=result_types, operands=operands,
+                                  attributes=attributes)
+    for old, replacement in zip(op.results, new.results):
+        old.replace_all_uses_with(replacement)
+    op.operation.erase()
+    return new
+
+
+def _scale_loss_gradient(loss, updates: list) -> None:
+    """Dynamic loss scaling: the loss gradient gets its `shift` result (scaled by 2^k
+    to fill the int16 range, k chosen at run time), every update of the backward pass
+    reads it to divide 2^k out."""
+    shift_type = ir.RankedTensorType.get([], ir.IntegerType.get_signless(32))
+    loss = _recreate(loss, [loss.results[0].type, shift_type], list(loss.operands))
+    for update in updates:
+        _recreate(update, [update.results[0].type], list(update.operands) + [loss.results[1]])

@@ -22,9 +22,12 @@ from . import reference_ops as ref
 from . import quantized_training as qt
 
 __all__ = ["MULTIPLIER_BITS", "LOGIT_GRAD_EXPONENT", "multiplier", "round_shift",
-           "saturate", "softmax_table", "cross_entropy_grad", "grad_input_multipliers",
+           "saturate", "softmax_table", "loss_shift", "scaled_cross_entropy_grad",
+           "cross_entropy_grad", "grad_input_multipliers",
            "conv2d_grad_input", "avg_pool2d_grad", "add", "bias_grad", "mask_grad",
            "update_multipliers", "qsgd", "conv2d_qsgd"]
+
+INT16_MAX = (1 << 15) - 1
 
 MULTIPLIER_BITS = 15
 """Significant bits of a multiplier k (2^14 <= k <= 2^15): k times an int16 gradient
@@ -35,6 +38,9 @@ LOGIT_GRAD_EXPONENT = -15
 
 SOFTMAX_ONE = 1 << 16
 """exp(0) in the softmax table."""
+
+MAX_LOSS_SHIFT = 15
+"""The largest dynamic scale 2^k of the loss gradient (train.cross_entropy_grad's shift)."""
 
 
 def multiplier(real: float) -> tuple[int, int]:
@@ -69,6 +75,23 @@ def softmax_table(scale: float) -> np.ndarray:
     distance d to the row's maximum, whose real value is -scale · d."""
     d = np.arange(256, dtype=np.float64)
     return np.rint(SOFTMAX_ONE * np.exp(-scale * d)).astype(np.int64)
+
+
+def loss_shift(g) -> int:
+    """k: the largest k <= MAX_LOSS_SHIFT with max|g| · 2^k <= 32767 (0 if g is 0)."""
+    top = int(np.max(np.abs(np.asarray(g, dtype=np.int64)), initial=0))
+    k = 0
+    while top and k < MAX_LOSS_SHIFT and top << (k + 1) <= INT16_MAX:
+        k += 1
+    return k
+
+
+def scaled_cross_entropy_grad(logits, labels, *, scale: float) -> tuple[np.ndarray, int]:
+    """(cross_entropy_grad · 2^k, k) with k = loss_shift: the loss gradient scaled up
+    to use the int16 range (dynamic loss scaling; the updates divide 2^k out)."""
+    g = cross_entropy_grad(logits, labels, scale=scale)
+    k = loss_shift(g)
+    return (g.astype(np.int64) << k).astype(np.int16), k
 
 
 def cross_entropy_grad(logits, labels, *, scale: float) -> np.ndarray:
@@ -168,11 +191,11 @@ def update_multipliers(*, lr: float, grad_scale: float, scales, qas: bool) -> np
 
 def qsgd(param, grad, *, lr: float, grad_scale: float, scales, qas: bool,
          weight_decay: float = 0.0, zero_points=0, qmin: int, qmax: int,
-         axis: int = 0) -> np.ndarray:
-    """train.qsgd from an integer gradient G (real value grad_scale · G):
-    W̄' = sat(W̄ - round_shift(G · k_c, q_c) - round_shift((W̄ - z) · k_d, q_d)) with
-    (k_c, q_c) of update_multipliers and (k_d, q_d) = multiplier(lr · weight_decay);
-    dead channels keep their values (quantized_training.dead_channels)."""
+         axis: int = 0, shift: int = 0) -> np.ndarray:
+    """train.qsgd from an integer gradient G (real value grad_scale · G / 2^shift):
+    W̄' = sat(W̄ - round_shift(G · k_c, q_c + shift) - round_shift((W̄ - z) · k_d, q_d))
+    with (k_c, q_c) of update_multipliers and (k_d, q_d) = multiplier(lr ·
+    weight_decay); dead channels keep their values (quantized_training.dead_channels)."""
     param = np.asarray(param)
     count = param.shape[axis]
     shape = [1] * param.ndim
@@ -185,7 +208,8 @@ def qsgd(param, grad, *, lr: float, grad_scale: float, scales, qas: bool,
     for c in range(count):
         index = [slice(None)] * param.ndim
         index[axis] = c
-        step[tuple(index)] = round_shift(g[tuple(index)] * pairs[c, 0], int(pairs[c, 1]))
+        step[tuple(index)] = round_shift(g[tuple(index)] * pairs[c, 0],
+                                         int(pairs[c, 1]) + shift)
     stored = param.astype(np.int64)
     if weight_decay:
         k, q = multiplier(lr * weight_decay)

@@ -49,7 +49,15 @@ def _exponent(value: ir.Value) -> int:
 
 def _cross_entropy_grad(op, args):
     logits = qx.per_tensor(op, op.operands[0], "logits")
-    return [fx.cross_entropy_grad(args[0], args[1], scale=logits.scale)]
+    if len(op.results) == 1:
+        return [fx.cross_entropy_grad(args[0], args[1], scale=logits.scale)]
+    g, k = fx.scaled_cross_entropy_grad(args[0], args[1], scale=logits.scale)
+    return [g, np.array(k, dtype=np.int32)]
+
+
+def _shift(op, args, position: int) -> int:
+    """The loss gradient's dynamic shift an update reads (0 without one)."""
+    return int(args[position]) if len(args) > position else 0
 
 
 def _conv2d_grad_input(op, args):
@@ -76,7 +84,8 @@ def _grad_scale(value: ir.Value) -> float:
 def _qsgd(op, args):
     element = _element(op.operands[0])
     updated = fx.qsgd(args[0], args[1], grad_scale=_grad_scale(op.operands[1]),
-                      **qx.hyperparameters(op), **qx.update_quantization(op, element))
+                      shift=_shift(op, args, 2), **qx.hyperparameters(op),
+                      **qx.update_quantization(op, element))
     return [updated]
 
 
@@ -88,8 +97,8 @@ def _conv2d_qsgd(op, args):
         args[0], args[1], args[2], x_zero_point=x.zero_point,
         gradient_shape=train.conv2d_qsgd_gradient_shape(op), stride=g.stride,
         padding=g.padding, dilation=g.dilation, groups=g.groups,
-        grad_scale=x.scale * _grad_scale(op.operands[1]), **qx.hyperparameters(op),
-        **quantization)]
+        grad_scale=x.scale * _grad_scale(op.operands[1]), shift=_shift(op, args, 3),
+        **qx.hyperparameters(op), **quantization)]
 
 
 def _pad_to(op, args):

@@ -31,8 +31,10 @@ def _table(name: str, values) -> str:
 def _cross_entropy_grad(op, a, r, weight):
     logits = qx.per_tensor(op, op.operands[0], "logits")
     n, classes = dims(op.operands[0])
+    result, shift = (r, "NULL") if isinstance(r, str) else r
     return ["{", _table("table", fx.softmax_table(logits.scale)),
-            f"  tcc_fx_cross_entropy_grad_s8({a[0]}, {a[1]}, {r}, {n}, {classes}, table);", "}"]
+            f"  tcc_fx_cross_entropy_grad_s8({a[0]}, {a[1]}, {result}, {n}, {classes}, table, "
+            f"{shift});", "}"]
 
 
 def _bias_grad(op, a, r, weight):
@@ -65,8 +67,9 @@ def _avg_pool2d_grad(op, a, r, weight):
             f"  tcc_fx_avg_pool2d_grad_s16({a[0]}, {r}, &p, {k}, {q});", "}"]
 
 
-def _update(op, grad_scale: float, channels: int) -> list[str]:
-    """Declarations of `u`, the tcc_fx_update of an optimizer op over `channels`."""
+def _update(op, grad_scale: float, channels: int, shift: str) -> list[str]:
+    """Declarations of `u`, the tcc_fx_update of an optimizer op over `channels`;
+    `shift`: the C expression of the loss gradient's dynamic shift."""
     element = ir.RankedTensorType(op.operands[0].type).element_type
     quantization = qx.update_quantization(op, element)
     hyper = qx.hyperparameters(op)
@@ -80,7 +83,12 @@ def _update(op, grad_scale: float, channels: int) -> list[str]:
     zero = np.asarray(quantization["zero_points"]).reshape(-1)
     return [_table("k", pairs[:, 0]), _table("q", pairs[:, 1]),
             f"  const tcc_fx_update u = {{k, q, {kd}, {qd}, {int(zero[0])}, "
-            f"{quantization['qmin']}, {quantization['qmax']}}};"]
+            f"{quantization['qmin']}, {quantization['qmax']}, {shift}}};"]
+
+
+def _shift(args, position: int) -> str:
+    """The dynamic shift an update reads: its operand (an int32 in the arena), or 0."""
+    return f"{args[position]}[0]" if len(args) > position else "0"
 
 
 def _qsgd(op, a, r, weight):
@@ -90,7 +98,7 @@ def _qsgd(op, a, r, weight):
                                format_location(op.location))
     shape = dims(op.operands[1])
     grad_scale = ir.RankedTensorType(op.operands[1].type).element_type.scale
-    return ["{"] + _update(op, grad_scale, shape[0]) + [
+    return ["{"] + _update(op, grad_scale, shape[0], _shift(a, 2)) + [
         f"  tcc_fx_qsgd_s32({r}, {a[1]}, {size(op.operands[1])}, "
         f"{int(np.prod(shape[1:], dtype=np.int64))}, &u);", "}"]
 
@@ -101,7 +109,7 @@ def _conv2d_qsgd(op, a, r, weight):
     grad_scale = x.scale * math.ldexp(1.0, _exponent(op.operands[1]))
     p = conv_params(op, dims(op.operands[2]), shape, dims(op.operands[1]))
     stored_channels = weight
-    return ["{"] + _update(op, grad_scale, shape[0]) + [
+    return ["{"] + _update(op, grad_scale, shape[0], _shift(a, 3)) + [
         f"  static const tcc_conv2d_params p = {p};",
         f"  tcc_fx_conv2d_qsgd_s8({r}, {a[1]}, {a[2]}, {x.zero_point}, {stored_channels}, "
         "&p, &u);", "}"]

@@ -796,9 +796,12 @@ LogicalResult QGlobalAvgPoolOp::verify() {
 LogicalResult CrossEntropyGradOp::verify() {
   if (failed(verifyLogitsAndLabels(*this, getLogits(), getLabels())))
     return failure();
-  if (!isa<quant::QuantizedType>(tensorType(getLogits()).getElementType()))
+  if (!isa<quant::QuantizedType>(tensorType(getLogits()).getElementType())) {
+    if (getShift())
+      return emitOpError() << "expected no 'shift' result with float logits";
     return expectType(*this, getResult(), getLogits().getType(), "result",
                       "the logits'");
+  }
   // int8 logits: the gradient p - onehot in [-1, 1] as int16 fixed point Q0.15.
   auto element =
       dyn_cast<quant::UniformQuantizedType>(tensorType(getResult()).getElementType());
@@ -1029,6 +1032,8 @@ LogicalResult Conv2dQSGDOp::verify() {
                                   4, !isFixedGradient(getGradOutput()))) ||
       failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
     return failure();
+  if (getShift() && !isFixedGradient(getGradOutput()))
+    return emitOpError() << "expected an int16 fixed-point grad_output with a 'shift'";
   // int16 fixed-point dy: x is the int8 activation itself.
   if (isFixedGradient(getGradOutput()) &&
       !isa<quant::UniformQuantizedType>(tensorType(getInput()).getElementType()))
@@ -1073,6 +1078,9 @@ LogicalResult QSGDOp::verify() {
                          << getGrad().getType();
   if (failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
     return failure();
+  if (getShift() &&
+      !isFixedPointGradient(tensorType(getGrad()).getElementType(), 32))
+    return emitOpError() << "expected an int32 fixed-point gradient with a 'shift'";
   Type element = tensorType(getParam()).getElementType();
   std::optional<ArrayRef<double>> scales = getScales();
   if (!element.isInteger(32)) {

@@ -3,7 +3,7 @@
 
 void tcc_fx_cross_entropy_grad_s8(const int8_t *logits, const int32_t *labels,
                                   int16_t *dx, int32_t n, int32_t classes,
-                                  const int32_t *table) {
+                                  const int32_t *table, int32_t *shift) {
   for (int32_t r = 0; r < n; ++r) {
     const int8_t *q = logits + r * classes;
     int16_t *g = dx + r * classes;
@@ -18,6 +18,15 @@ void tcc_fx_cross_entropy_grad_s8(const int8_t *logits, const int32_t *labels,
       g[i] = tcc_fx_sat16(p);
     }
   }
+  if (shift == NULL) return;
+  int32_t top = 0, k = 0;
+  for (int32_t i = 0; i < n * classes; ++i) {
+    const int32_t v = dx[i] < 0 ? -dx[i] : dx[i];
+    top = v > top ? v : top;
+  }
+  while (top && k < 15 && (top << (k + 1)) <= 32767) ++k;
+  for (int32_t i = 0; i < n * classes; ++i) dx[i] = (int16_t)(dx[i] * (1 << k));
+  *shift = k;
 }
 
 void tcc_fx_mask_grad_s16(const int16_t *dy, const int8_t *mask, int16_t *dx,
@@ -189,7 +198,7 @@ void tcc_fx_avg_pool2d_grad_s16(const int16_t *dy, int16_t *dx,
 /* The new value of one parameter code v from its integer gradient g. */
 static inline int64_t updated(int64_t v, int64_t g, int32_t c, const tcc_fx_update *u) {
   if (u->k[c] == 0) return v;                      /* a dead channel */
-  int64_t step = tcc_fx_round_shift(g * u->k[c], u->q[c]);
+  int64_t step = tcc_fx_round_shift(g * u->k[c], u->q[c] + u->shift);
   if (u->kd) step += tcc_fx_round_shift((v - u->zero_point) * u->kd, u->qd);
   v -= step;
   return v < u->qmin ? u->qmin : v > u->qmax ? u->qmax : v;

@@ -44,10 +44,12 @@ typedef struct {
 } tcc_fx_weight;
 
 /* dx = (softmax(x) - onehot) / n in Q0.15 from int8 logits [n][classes]:
- * p = (T[max - q] * 2^15 + S / 2) / S with S the row's sum of T (table[256]). */
+ * p = (T[max - q] * 2^15 + S / 2) / S with S the row's sum of T (table[256]).
+ * With `shift` (else NULL), dx is then scaled by 2^k, k <= 15 the largest that
+ * keeps every value in int16, and *shift = k (dynamic loss scaling). */
 void tcc_fx_cross_entropy_grad_s8(const int8_t *logits, const int32_t *labels,
                                   int16_t *dx, int32_t n, int32_t classes,
-                                  const int32_t *table);
+                                  const int32_t *table, int32_t *shift);
 
 /* dx[i] = bit i of mask ? dy[i] : 0; dx may alias dy. */
 void tcc_fx_mask_grad_s16(const int16_t *dy, const int8_t *mask, int16_t *dx,
@@ -72,11 +74,12 @@ void tcc_fx_avg_pool2d_grad_s16(const int16_t *dy, int16_t *dx,
                                 const tcc_pool2d_params *p, int32_t k, int32_t q);
 
 /* The update of train.qsgd from an integer gradient: per channel c, k[c] * 2^-q[c]
- * codes per gradient unit (k 0: a dead channel, left as it is) and the weight
- * decay kd * 2^-qd per code above the zero point. */
+ * codes per gradient unit (k 0: a dead channel, left as it is) divided by 2^shift
+ * (the loss gradient's dynamic scale), and the weight decay kd * 2^-qd per code
+ * above the zero point. */
 typedef struct {
   const int32_t *k, *q;
-  int32_t kd, qd, zero_point, qmin, qmax;
+  int32_t kd, qd, zero_point, qmin, qmax, shift;
 } tcc_fx_update;
 
 /* b[i] = sat(b[i] - round_shift(g[i] * k[c], q[c]) - decay), c = i / inner. */

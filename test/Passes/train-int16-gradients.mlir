@@ -5,7 +5,8 @@
 // calibrated op gets the smallest exponent with 2 x its train.grad_range below 32767
 // (4.0 -> 2^-11), a mask keeps its operand's exponent, the bias
 // gradient is an int32 sum of the same scale, and the fused update reads the int8
-// activation. The dequantizations the gradients read are gone.
+// activation. The dequantizations the gradients read are gone. The loss gradient's
+// dynamic scale 2^k (its `shift` result) reaches every update.
 !x = !quant.uniform<i8:f32, 5.000000e-02:-3>
 !y = !quant.uniform<i8:f32, 1.000000e-01:-128>
 !w = !quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02}>
@@ -24,7 +25,7 @@ func.func @step(%x: tensor<1x2x4x4x!x>, %w: tensor<2x2x1x1x!w>, %b: tensor<2xi32
   %l = quant.dcast %r : tensor<1x32x!y> to tensor<1x32xf32>
   // CHECK: %[[R:.*]] = train.reshape
   // CHECK-NOT: quant.dcast %[[R]]
-  // CHECK: %[[G:.*]] = train.cross_entropy_grad %[[R]], %[[L]] : tensor<1x32x!quant.uniform<i8:f32, 1.000000e-01:-128>>, tensor<1xi32> -> tensor<1x32x!quant.uniform<i16:f32, 3.0517578125E-5>>
+  // CHECK: %[[G:.*]], %[[K:.*]] = train.cross_entropy_grad %[[R]], %[[L]] : tensor<1x32x!quant.uniform<i8:f32, 1.000000e-01:-128>>, tensor<1xi32> -> tensor<1x32x!quant.uniform<i16:f32, 3.0517578125E-5>>, tensor<i32>
   %g = train.cross_entropy_grad %l, %label : tensor<1x32xf32>, tensor<1xi32> -> tensor<1x32xf32>
   // CHECK: %[[G4:.*]] = train.reshape %[[G]] : tensor<1x32x!quant.uniform<i16:f32, 3.0517578125E-5>> -> tensor<1x2x4x4x!quant.uniform<i16:f32, 3.0517578125E-5>>
   %g4 = train.reshape %g : tensor<1x32xf32> -> tensor<1x2x4x4xf32>
@@ -37,10 +38,10 @@ func.func @step(%x: tensor<1x2x4x4x!x>, %w: tensor<2x2x1x1x!w>, %b: tensor<2xi32
   %mdx = train.mask_grad %dx, %m : tensor<1x2x4x4xf32>, tensor<4xi8>
   // CHECK: %[[GB:.*]] = train.bias_grad %[[G4]] : tensor<1x2x4x4x!quant.uniform<i16:f32, 3.0517578125E-5>> -> tensor<2x!quant.uniform<i32:f32, 3.0517578125E-5>>
   %gb = train.bias_grad %g4 : tensor<1x2x4x4xf32> -> tensor<2xf32>
-  // CHECK: train.qsgd %[[B]], %[[GB]] lr
+  // CHECK: train.qsgd %[[B]], %[[GB]] shift %[[K]] lr
   %b2 = train.qsgd %b, %gb lr 0.05 scales [5.0e-4, 1.0e-3] qas
       : (tensor<2xi32>, tensor<2xf32>) -> tensor<2xi32>
-  // CHECK: train.conv2d_qsgd %[[W]], %[[G4]], %[[X]] lr
+  // CHECK: train.conv2d_qsgd %[[W]], %[[G4]], %[[X]] shift %[[K]] lr
   %xf = quant.dcast %x : tensor<1x2x4x4x!x> to tensor<1x2x4x4xf32>
   %w2 = train.conv2d_qsgd %w, %g4, %xf lr 0.05 qas
       : (tensor<2x2x1x1x!w>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<2x2x1x1x!w>

@@ -88,6 +88,27 @@ def test_cross_entropy_grad_is_softmax_minus_onehot_in_q15(scale):
     assert np.abs(got * 2.0 ** -15 - real).max() <= 2.0 ** -15
 
 
+@pytest.mark.parametrize("top, shift", [(0, 0), (1, 14), (3000, 3), (16383, 1), (16384, 0),
+                                        (32768, 0)])
+def test_loss_shift_is_the_largest_that_stays_in_int16(top, shift):
+    assert fx.loss_shift(np.array([0, -top, top // 2])) == shift
+
+
+def test_scaled_loss_gradient_and_update_undo_each_other():
+    """Dynamic loss scaling changes the bits of the loss gradient, not the update: a
+    bias step from the scaled gradient with the shift equals the unscaled one."""
+    logits = np.array([[120, 110, -30, 5]], dtype=np.int8)
+    labels = np.array([0], dtype=np.int32)
+    plain = fx.cross_entropy_grad(logits, labels, scale=0.1)
+    scaled, k = fx.scaled_cross_entropy_grad(logits, labels, scale=0.1)
+    assert k > 0 and np.array_equal(scaled, plain * 2 ** k)
+    update = dict(lr=0.05, grad_scale=2.0 ** -15, scales=[1e-4] * 4, qas=True,
+                  qmin=-2 ** 31, qmax=2 ** 31 - 1)
+    bias = np.array([1000, -5, 7, 0], dtype=np.int32)
+    assert np.array_equal(fx.qsgd(bias, plain[0], **update),
+                          fx.qsgd(bias, scaled[0], shift=k, **update))
+
+
 def test_avg_pool2d_grad_spreads_the_mean():
     dy = np.array([[[[1000]], [[-3]]]], dtype=np.int16)
     got = fx.avg_pool2d_grad(dy, e_dy=-10, e_dx=-12, input_shape=(1, 2, 4, 4), kernel=(4, 4),

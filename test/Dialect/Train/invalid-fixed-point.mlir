@@ -97,3 +97,31 @@ func.func @negative_range(%dy: tensor<4xf32>) -> tensor<4xf32> {
   %s = train.add %dy, %dy {train.grad_range = -1.0 : f64} : tensor<4xf32>
   return %s : tensor<4xf32>
 }
+
+// -----
+
+func.func @shift_of_float_logits(%x: tensor<1x4xf32>, %y: tensor<1xi32>) -> tensor<1x4xf32> {
+  // expected-error @+1 {{'train.cross_entropy_grad' op expected no 'shift' result with float logits}}
+  %g, %k = train.cross_entropy_grad %x, %y : tensor<1x4xf32>, tensor<1xi32> -> tensor<1x4xf32>, tensor<i32>
+  return %g : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @shift_of_float_gradient(%b: tensor<2xi32>, %g: tensor<2xf32>, %k: tensor<i32>) -> tensor<2xi32> {
+  // expected-error @+1 {{'train.qsgd' op expected an int32 fixed-point gradient with a 'shift'}}
+  %b2 = train.qsgd %b, %g shift %k lr 0.05 scales [1.0e-3, 1.0e-3]
+      : (tensor<2xi32>, tensor<2xf32>, tensor<i32>) -> tensor<2xi32>
+  return %b2 : tensor<2xi32>
+}
+
+// -----
+
+!w = !quant.uniform<i8:f32:0, {1.0e-2, 2.0e-2}>
+func.func @shift_of_float_dy(%w: tensor<2x2x1x1x!w>, %dy: tensor<1x2x4x4xf32>,
+                             %x: tensor<1x2x4x4xf32>, %k: tensor<i32>) -> tensor<2x2x1x1x!w> {
+  // expected-error @+1 {{'train.conv2d_qsgd' op expected an int16 fixed-point grad_output with a 'shift'}}
+  %u = train.conv2d_qsgd %w, %dy, %x shift %k lr 0.1
+      : (tensor<2x2x1x1x!w>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<i32>) -> tensor<2x2x1x1x!w>
+  return %u : tensor<2x2x1x1x!w>
+}

@@ -16,8 +16,8 @@
 func.func @backward(%logits: tensor<1x32x!l>, %label: tensor<1xi32>, %w: tensor<2x2x1x1x!w>,
                     %b: tensor<2xi32>, %x: tensor<1x2x4x4x!x>, %m: tensor<4xi8>)
     -> (tensor<2x2x1x1x!w>, tensor<2xi32>, tensor<1x2x4x4x!h>, tensor<1x2x4x4x!h>) {
-  // CHECK: %[[G:.*]] = train.cross_entropy_grad %{{.*}}, %{{.*}} : tensor<1x32x!quant.uniform<i8:f32, 1.000000e-01:-128>>, tensor<1xi32> -> tensor<1x32x!quant.uniform<i16:f32, 3.0517578125E-5>>
-  %g = train.cross_entropy_grad %logits, %label : tensor<1x32x!l>, tensor<1xi32> -> tensor<1x32x!g>
+  // CHECK: %[[G:.*]], %[[K:.*]] = train.cross_entropy_grad %{{.*}}, %{{.*}} : tensor<1x32x!quant.uniform<i8:f32, 1.000000e-01:-128>>, tensor<1xi32> -> tensor<1x32x!quant.uniform<i16:f32, 3.0517578125E-5>>, tensor<i32>
+  %g, %k = train.cross_entropy_grad %logits, %label : tensor<1x32x!l>, tensor<1xi32> -> tensor<1x32x!g>, tensor<i32>
   // CHECK: %[[G4:.*]] = train.reshape %[[G]]
   %g4 = train.reshape %g : tensor<1x32x!g> -> tensor<1x2x4x4x!g>
   // CHECK: %[[DX:.*]] = train.conv2d_grad_input %[[G4]], %{{.*}} : (tensor<1x2x4x4x!quant.uniform<i16:f32, 3.0517578125E-5>>, tensor<2x2x1x1x!quant.uniform<i8:f32:0, {1.000000e-02,2.000000e-02}>>) -> tensor<1x2x4x4x!quant.uniform<i16:f32, 4.8828125E-4>>
@@ -28,12 +28,12 @@ func.func @backward(%logits: tensor<1x32x!l>, %label: tensor<1xi32>, %w: tensor<
   %sum = train.add %mdx, %dx : tensor<1x2x4x4x!h>
   // CHECK: %[[DB:.*]] = train.bias_grad %[[G4]] : tensor<1x2x4x4x!quant.uniform<i16:f32, 3.0517578125E-5>> -> tensor<2x!quant.uniform<i32:f32, 3.0517578125E-5>>
   %db = train.bias_grad %g4 : tensor<1x2x4x4x!g> -> tensor<2x!s>
-  // CHECK: train.qsgd %{{.*}}, %[[DB]] lr 5.000000e-02 scales [5.000000e-04, 1.000000e-03] qas : (tensor<2xi32>, tensor<2x!quant.uniform<i32:f32, 3.0517578125E-5>>) -> tensor<2xi32>
-  %b2 = train.qsgd %b, %db lr 0.05 scales [5.0e-4, 1.0e-3] qas
-      : (tensor<2xi32>, tensor<2x!s>) -> tensor<2xi32>
-  // CHECK: train.conv2d_qsgd %{{.*}}, %[[G4]], %{{.*}} lr 5.000000e-02 qas
-  %w2 = train.conv2d_qsgd %w, %g4, %x lr 0.05 qas
-      : (tensor<2x2x1x1x!w>, tensor<1x2x4x4x!g>, tensor<1x2x4x4x!x>) -> tensor<2x2x1x1x!w>
+  // CHECK: train.qsgd %{{.*}}, %[[DB]] shift %[[K]] lr 5.000000e-02 scales [5.000000e-04, 1.000000e-03] qas : (tensor<2xi32>, tensor<2x!quant.uniform<i32:f32, 3.0517578125E-5>>, tensor<i32>) -> tensor<2xi32>
+  %b2 = train.qsgd %b, %db shift %k lr 0.05 scales [5.0e-4, 1.0e-3] qas
+      : (tensor<2xi32>, tensor<2x!s>, tensor<i32>) -> tensor<2xi32>
+  // CHECK: train.conv2d_qsgd %{{.*}}, %[[G4]], %{{.*}} shift %[[K]] lr 5.000000e-02 qas
+  %w2 = train.conv2d_qsgd %w, %g4, %x shift %k lr 0.05 qas
+      : (tensor<2x2x1x1x!w>, tensor<1x2x4x4x!g>, tensor<1x2x4x4x!x>, tensor<i32>) -> tensor<2x2x1x1x!w>
   return %w2, %b2, %mdx, %sum : tensor<2x2x1x1x!w>, tensor<2xi32>, tensor<1x2x4x4x!h>, tensor<1x2x4x4x!h>
 }
 

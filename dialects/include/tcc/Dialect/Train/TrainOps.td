@@ -557,10 +557,24 @@ def Train_ReluGradOp : Train_Op<"relu_grad", [Pure, SameOperandsAndResultType]> 
 
 def Train_CrossEntropyGradOp : Train_Op<"cross_entropy_grad", [Pure]> {
   let summary = "gradient of mean cross-entropy: (softmax(x) - onehot(label)) / N";
+  let description = [{
+    Of int8 logits, the gradient is int16 fixed point Q0.15 (runtime/fixed_point.py).
+    With the optional result `shift` (a 0-d i32 tensor k >= 0) it is scaled by 2^k,
+    k the largest (at most 15) that keeps it in int16: dynamic loss scaling, so that
+    small gradients late in training keep their bits. The updates that read the
+    backward pass (train.qsgd, train.conv2d_qsgd) take the same `shift` and divide by
+    2^k.
+
+    ```mlir
+    %g, %k = train.cross_entropy_grad %x, %y : tensor<1x10x!quant.uniform<i8:f32, 0.1>>,
+        tensor<1xi32> -> tensor<1x10x!quant.uniform<i16:f32, 3.0517578125E-5>>, tensor<i32>
+    ```
+  }];
   let arguments = (ins RankedTensorOf<[AnyFloat, Train_QInt8]>:$logits, Train_LabelTensor:$labels);
-  let results = (outs Train_GradTensor:$result);
+  let results = (outs Train_GradTensor:$result, Optional<0DTensorOf<[I32]>>:$shift);
   let assemblyFormat = [{
     $logits `,` $labels attr-dict `:` type($logits) `,` type($labels) `->` type($result)
+    (`,` type($shift)^)?
   }];
   let hasVerifier = 1;
 }
@@ -849,6 +863,10 @@ def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
     weight's scale of each output channel, or the bias scale). An int32 bias
     gives its scales explicitly: `scales` holds one bias scale s_x · s_w[c]
     per element. The exact arithmetic is in runtime/quantized_training.py.
+    With int16 fixed-point gradients (--train-int16-gradients) `grad` is an int32
+    fixed-point sum and the update integer arithmetic (runtime/fixed_point.py);
+    `shift` is then the loss gradient's dynamic scale 2^k (train.cross_entropy_grad),
+    which the update divides out.
 
     ```mlir
     %w2 = train.qsgd %w, %gw lr 0.00999999977 qas
@@ -859,12 +877,13 @@ def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
         : (tensor<4xi32>, tensor<4xf32>) -> tensor<4xi32>
     ```
   }];
-  let arguments = (ins Train_QSGDParamTensor:$param, RankedTensorOf<[AnyFloat, Train_QGrad32]>:$grad, F32Attr:$lr,
+  let arguments = (ins Train_QSGDParamTensor:$param, RankedTensorOf<[AnyFloat, Train_QGrad32]>:$grad,
+                       Optional<0DTensorOf<[I32]>>:$shift, F32Attr:$lr,
                        DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
                        OptionalAttr<DenseF64ArrayAttr>:$scales, UnitAttr:$qas);
   let results = (outs Train_QSGDParamTensor:$result);
   let assemblyFormat = [{
-    $param `,` $grad `lr` $lr (`weight_decay` $weight_decay^)? (`scales` custom<ExactF64Array>($scales)^)?
+    $param `,` $grad (`shift` $shift^)? `lr` $lr (`weight_decay` $weight_decay^)? (`scales` custom<ExactF64Array>($scales)^)?
     (`qas` $qas^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -894,12 +913,13 @@ def Train_Conv2dQSGDOp : Train_Op<"conv2d_qsgd", [Pure]> {
     ```
   }];
   let arguments = !con((ins Train_QInt8WeightTensor:$param, Train_GradTensor:$grad_output,
-                            Train_FloatOrQTensor:$input),
+                            Train_FloatOrQTensor:$input, Optional<0DTensorOf<[I32]>>:$shift),
                        ConvGeometry,
                        (ins F32Attr:$lr, DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
                             UnitAttr:$qas));
   let results = (outs Train_QInt8WeightTensor:$result);
-  let assemblyFormat = !strconcat("$param `,` $grad_output `,` $input ", ConvGeometryFormat,
+  let assemblyFormat = !strconcat("$param `,` $grad_output `,` $input (`shift` $shift^)? ",
+      ConvGeometryFormat,
       " `lr` $lr (`weight_decay` $weight_decay^)? (`qas` $qas^)? attr-dict `:` "
       "functional-type(operands, results)");
   let hasVerifier = 1;
