@@ -321,7 +321,8 @@ requires_tte = pytest.mark.skipif(
 
 
 def tte_model(name: str, directory: Path, gradients: str = "float",
-              target: str = "cortex-m7") -> Trainable:
+              target: str = "cortex-m7", scheme: str | None = None,
+              weight_decay: float = 0.0) -> Trainable:
     """The TTE model with a 10-class head, its smallest paper scheme, planned; with
     int16 gradients calibrated on seeded random samples."""
     from tcc.compiler.analysis import StepOptions, derive_step
@@ -330,8 +331,9 @@ def tte_model(name: str, directory: Path, gradients: str = "float",
 
     path = TTE_DIR / f"{name}.json"
     imported = import_tte(path, num_classes=10, rounding="multiplier_shift")
-    scheme = f"{TTE_DIR / 'schemes.json'}#{name}/{TTE_SCHEMES[name]}"
-    derive_step(imported.module, StepOptions(scheme=scheme), str(path))
+    scheme = f"{TTE_DIR / 'schemes.json'}#{name}/{scheme or TTE_SCHEMES[name]}"
+    derive_step(imported.module, StepOptions(scheme=scheme, weight_decay=weight_decay),
+                str(path))
     forward = find_function(imported.module, "forward")
     parameters = select_parameters(forward, imported.weights, str(path))
     schedule_and_plan(imported.module, TrainingOptions(target=target, gradients=gradients),

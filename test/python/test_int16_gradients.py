@@ -179,6 +179,21 @@ def test_tte_int16_step_equals_interpreter_bit_for_bit(kernel_objects, name, tmp
 
 
 @ct.needs_gcc
+@ct.requires_tte
+def test_tte_int16_weight_decay_equals_interpreter_bit_for_bit(kernel_objects, tmp_path):
+    """Whole int8 weights (MobileNetV2's 138kb scheme) with weight decay: the decay
+    term of the fixed-point update, in C as in the interpreter."""
+    model = ct.tte_model("mbv2-w0.35", tmp_path / "wd", gradients="int16", scheme="138kb",
+                         weight_decay=1e-3)
+    inputs, labels = ct.tte_data(model, 1, 24)
+    model.write_data(inputs, labels)
+    program = model.build_host(kernel_objects(ct.PLAIN_FLAGS), ct.PLAIN_FLAGS)
+    losses, dumps = model.run(program, 1)
+    _, _, flips = ct.compare_steps(model, inputs, labels, losses, dumps)
+    assert sum(flips.values()) == 0, flips
+
+
+@ct.needs_gcc
 @ct.needs_arm
 @ct.requires_tte
 def test_tte_mcunet_int16_on_cortex_m3_equals_host(kernel_objects, tmp_path):
