@@ -228,7 +228,8 @@ def _pad_to(op, a, r):
     return ["{", "  " + _int_table("shape", shape),
             "  " + _int_table("offsets", _i64s(op, "offsets")),
             "  " + _int_table("sizes", dims(op.operands[0])),
-            f"  tcc_pad_to_f32({a[0]}, {r}, {len(shape)}, shape, offsets, sizes);", "}"]
+            f"  tcc_pad_to({a[0]}, {r}, {len(shape)}, shape, offsets, sizes, "
+            f"{_element_bytes(op.results[0])});", "}"]
 
 
 def _clamp_mask(op, a, r):

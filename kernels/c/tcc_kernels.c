@@ -1086,18 +1086,21 @@ void tcc_slice(const void *x, void *y, int32_t rank, const int32_t *shape,
   } while (tcc_next_index(rank, sizes, at, 1));
 }
 
-void tcc_pad_to_f32(const float *x, float *y, int32_t rank, const int32_t *shape,
-                    const int32_t *offsets, const int32_t *sizes) {
+void tcc_pad_to(const void *x, void *y, int32_t rank, const int32_t *shape,
+                const int32_t *offsets, const int32_t *sizes, int32_t bytes) {
   int32_t strides[TCC_MAX_RANK], at[TCC_MAX_RANK] = {0};
+  const uint8_t *in = (const uint8_t *)x;
+  uint8_t *out = (uint8_t *)y;
   tcc_strides(rank, shape, strides);
-  for (int32_t i = 0; i < tcc_count(rank, shape); ++i) y[i] = 0.0f;
+  /* All-zero bytes are 0 of every element kind (0.0f, int8, int16, int32). */
+  memset(out, 0, (size_t)tcc_count(rank, shape) * (size_t)bytes);
   if (tcc_count(rank, sizes) == 0) return;
-  const int32_t run = sizes[rank - 1];
+  const size_t run = (size_t)sizes[rank - 1] * (size_t)bytes;
   do {
     int32_t dst = 0;
     for (int32_t d = 0; d < rank; ++d) dst += (offsets[d] + at[d]) * strides[d];
-    memcpy(y + dst, x, (size_t)run * sizeof *x);
-    x += run;
+    memcpy(out + (size_t)dst * (size_t)bytes, in, run);
+    in += run;
   } while (tcc_next_index(rank, sizes, at, 1));
 }
 

@@ -291,9 +291,10 @@ void tcc_global_avg_pool_f32(const float *x, float *y, int32_t rows, int32_t inn
 void tcc_slice(const void *x, void *y, int32_t rank, const int32_t *shape,
                const int32_t *offsets, const int32_t *sizes, int32_t bytes);
 
-/* y = zeros(shape) with x (of shape `sizes`) placed at `offsets` (f32). */
-void tcc_pad_to_f32(const float *x, float *y, int32_t rank, const int32_t *shape,
-                    const int32_t *offsets, const int32_t *sizes);
+/* y = zeros(shape) with x (of shape `sizes`) placed at `offsets`, elements of
+ * `bytes` bytes. */
+void tcc_pad_to(const void *x, void *y, int32_t rank, const int32_t *shape,
+                const int32_t *offsets, const int32_t *sizes, int32_t bytes);
 
 /* y[outer, sum_i a_i, inner] = the operands [outer, a_i, inner] one after another
  * along the middle axis; parts[i] holds a_i * inner elements per outer index. */

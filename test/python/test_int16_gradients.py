@@ -226,3 +226,61 @@ def test_tcc_run_on_cortex_m_returns_partial_channel_parameters_whole(tmp_path):
     assert partial, "the 49kb scheme trains partial channels"
     for mine, theirs in zip(got[1:], expected[1:]):
         assert mine.shape == theirs.shape and np.array_equal(mine, theirs)
+
+
+SLICED_MODEL = """
+!x = !quant.uniform<i8:f32, 0.05:-3>
+!y = !quant.uniform<i8:f32, 0.1:-128>
+!w = !quant.uniform<i8:f32:0, {0.01, 0.02, 0.015, 0.03}>
+!v = !quant.uniform<i8:f32:0, {0.02, 0.01, 0.025}>
+func.func @forward(%x: tensor<1x2x4x4x!x> {train.name = "input"},
+    %w: tensor<4x2x1x1x!w> {train.name = "conv.weight", train.role = #train.role<trainable>},
+    %b: tensor<4xi32> {train.name = "conv.bias", train.role = #train.role<trainable>},
+    %w2: tensor<3x2x1x1x!v> {train.name = "head.weight", train.role = #train.role<trainable>},
+    %b2: tensor<3xi32> {train.name = "head.bias", train.role = #train.role<trainable>})
+    -> tensor<1x3xf32> {
+  %y = train.qconv2d %x, %w, %b rounding multiplier_shift
+      : (tensor<1x2x4x4x!x>, tensor<4x2x1x1x!w>, tensor<4xi32>) -> tensor<1x4x4x4x!y>
+  %s = train.slice %y offsets [0, 1, 0, 0] sizes [1, 2, 4, 4]
+      : tensor<1x4x4x4x!y> -> tensor<1x2x4x4x!y>
+  %p = train.qglobal_avg_pool %s rounding multiplier_shift
+      : tensor<1x2x4x4x!y> -> tensor<1x2x1x1x!y>
+  %h = train.qconv2d %p, %w2, %b2 rounding multiplier_shift
+      : (tensor<1x2x1x1x!y>, tensor<3x2x1x1x!v>, tensor<3xi32>) -> tensor<1x3x1x1x!y>
+  %l = train.reshape %h : tensor<1x3x1x1x!y> -> tensor<1x3x!y>
+  %f = quant.dcast %l : tensor<1x3x!y> to tensor<1x3xf32>
+  return %f : tensor<1x3xf32>
+}
+"""
+
+
+@ct.needs_gcc
+def test_sliced_int8_model_trains_on_cortex_m3_as_the_interpreter(tmp_path):
+    """`--target=cortex-m3` defaults an int8 model to int16 gradients (calibrated on
+    random samples: no data given); the gradient of a forward slice is an int16
+    train.pad_to, and one step on the host build equals the interpreter's."""
+    from tcc.compiler import driver
+    path = tmp_path / "sliced.mlir"
+    path.write_text(SLICED_MODEL)
+    rng = np.random.default_rng(4)
+    np.savez(tmp_path / "w.npz",
+             **{"conv.weight": rng.integers(-127, 128, (4, 2, 1, 1)).astype(np.int8),
+                "conv.bias": rng.integers(-500, 500, 4).astype(np.int32),
+                "head.weight": rng.integers(-127, 128, (3, 2, 1, 1)).astype(np.int8),
+                "head.bias": rng.integers(-500, 500, 3).astype(np.int32)})
+    model = driver.prepare(path, driver.TrainingOptions(target="cortex-m3", lr=0.05,
+                                                        weights=tmp_path / "w.npz"))
+    step = driver.find_function(model.module, "train_step")
+    assert any(op.name == "train.pad_to" and "i16" in str(op.results[0].type)
+               for op in step.entry_block.operations)
+    args = step.entry_block.arguments
+    values = [model.parameters.get(i) for i in range(len(args))]
+    inputs, labels = driver.random_batches(model, 1)
+    values[next(i for i in range(len(args) - 1) if i not in model.parameters)] = inputs[0]
+    values[-1] = labels[0]
+    expected = run_function(model.module, "train_step", values)
+    got = driver.run_on_cortex_m(model.module, "train_step", values, "cortex-m3", host=True)
+    for mine, theirs in zip(got[1:], expected[1:]):
+        assert np.array_equal(mine, theirs)
+    before = [model.parameters[driver.train.updated_arg(step, i)] for i in range(1, len(got))]
+    assert any(not np.array_equal(b, a) for b, a in zip(before, got[1:]))
