@@ -252,7 +252,8 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
         run_pipeline(module, list(_gradient_passes(options)), filename)
         if int16:
             if calibrate is None:
-                raise InputError("int16 gradients need calibration data")
+                raise InputError("int16 gradients need calibration (the `calibrate` "
+                                 "callback of schedule_and_plan)")
             calibrate(module)
             run_pipeline(module, [f"train-int16-gradients{{function={options.step}}}"], filename)
         run_pipeline(module, [f"train-mark-inplace{{function={options.step}}}"], filename)
