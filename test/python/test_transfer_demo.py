@@ -140,17 +140,19 @@ def test_device_steps_equal_interpreter(model, split, tmp_path):
 
 def test_quick_run_measures_held_out_accuracy():
     args = Namespace(steps=120, resolution=RESOLUTION, scheme=SCHEME, lr=0.01,
-                     held_out=50, seed=0, models_dir=demo.MODELS_DIR)
+                     held_out=50, seed=0, models_dir=demo.MODELS_DIR, int16=True)
     results = demo.run(args, demo.Interpreter(), log=lambda line: None)
-    fp32, qas, no_qas = results
+    fp32, qas, no_qas, int16 = results
     for r in results:      # accuracies over the 50 held-out images
         assert round(r.before * 50, 6).is_integer() and round(r.after * 50, 6).is_integer()
         assert len(r.losses) == 120
     assert qas.before == no_qas.before
     # fp32 and int8 + QAS learn: the training loss falls; without QAS the integer steps
     # are s^2 times too small to move a weight, so accuracy stays where it started.
-    for r in (fp32, qas):
+    for r in (fp32, qas, int16):
         assert np.mean(r.losses[-50:]) < np.mean(r.losses[:50]) - 0.3, r.label
     assert qas.after > no_qas.after == no_qas.before
+    assert int16.before == qas.before and "int16 backward" in int16.label
     text = demo.table(results)
     assert "int8 + QAS vs fp32" in text and "QAS vs no QAS" in text
+    assert "int16 backward vs f32 backward" in text
