@@ -42,10 +42,9 @@ def random_batches(shape, classes: int, count: int, seed: int,
 
 
 def annotate_gradient_ranges(module: ir.Module, step: str,
-                             samples: Iterable[Sequence[np.ndarray]]) -> dict:
+                             samples: Iterable[Sequence[np.ndarray]]) -> None:
     """Runs @step on each argument list of `samples` (parameters unchanged between
-    them) and writes `train.grad_range` on its calibrated gradient ops; returns the
-    ranges by op location text."""
+    them) and writes `train.grad_range` on its calibrated gradient ops."""
     function = find_function(module, step)
     targets = {op.results[0]: op for op in gradient_ops(function) if op.name in CALIBRATED}
     ranges = {value: 0.0 for value in targets}
@@ -66,17 +65,16 @@ def annotate_gradient_ranges(module: ir.Module, step: str,
     for value, op in targets.items():
         with op.location:
             op.attributes[GRAD_RANGE] = ir.FloatAttr.get(ir.F64Type.get(), ranges[value])
-    return {str(op.location): ranges[value] for value, op in targets.items()}
 
 
 def calibrate_on_random_samples(module: ir.Module, parameters: dict, *, classes: int,
                                 count: int = 4, seed: int = 0, step: str = "train_step",
-                                forward: str = "forward") -> dict:
+                                forward: str = "forward") -> None:
     """annotate_gradient_ranges on `count` seeded random int8 batches (a model with no
     data at hand: benchmarks and tests)."""
     arguments = find_function(module, forward).entry_block.arguments
     data = next(i for i in range(len(arguments)) if i not in parameters)
     shape = list(ir.RankedTensorType(arguments[data].type).shape)
     inputs, labels = random_batches(shape, classes, count, seed, quantized=True)
-    return annotate_gradient_ranges(module, step, step_arguments(module, step, parameters,
-                                                                 inputs, labels))
+    annotate_gradient_ranges(module, step, step_arguments(module, step, parameters,
+                                                          inputs, labels))

@@ -173,11 +173,14 @@ def mask_grad(dy, mask) -> np.ndarray:
     return np.where(bits.reshape(dy.shape).astype(bool), dy, dy.dtype.type(0))
 
 
-def update_multipliers(*, lr: float, grad_scale: float, scales, qas: bool) -> np.ndarray:
-    """Per channel c, (k_c, q_c) of the step lr · G̃ in codes per unit of the integer
-    gradient: lr · grad_scale / s_c with QAS, lr · grad_scale · s_c without (see
-    quantized_training); dead channels (and non-positive steps) get k = 0."""
+def update_multipliers(*, lr: float, grad_scale: float, scales, qas: bool,
+                       count: int) -> np.ndarray:
+    """Per channel c < count, (k_c, q_c) of the step lr · G̃ in codes per unit of the
+    integer gradient: lr · grad_scale / s_c with QAS, lr · grad_scale · s_c without (see
+    quantized_training); dead channels (and non-positive steps) get k = 0. `scales`:
+    one per-tensor scale, or per-channel ones (the first `count` are used)."""
     scales = np.asarray(scales, dtype=np.float64).reshape(-1)
+    scales = np.broadcast_to(scales, (count,)) if scales.size == 1 else scales[:count]
     dead = qt.dead_channels(scales)
     pairs = [(0, 0) if dead[c] else multiplier(
         lr * grad_scale / scales[c] if qas else lr * grad_scale * scales[c])
@@ -200,9 +203,8 @@ def qsgd(param, grad, *, lr: float, grad_scale: float, scales, qas: bool,
     count = param.shape[axis]
     shape = [1] * param.ndim
     shape[axis] = -1
-    scales = np.asarray(scales, dtype=np.float64).reshape(-1)
-    pairs = update_multipliers(lr=lr, grad_scale=grad_scale, qas=qas,
-                               scales=np.broadcast_to(scales, (count,)))
+    pairs = update_multipliers(lr=lr, grad_scale=grad_scale, qas=qas, scales=scales,
+                               count=count)
     g = np.asarray(grad, dtype=np.int64)
     step = np.zeros(param.shape, dtype=np.int64)
     for c in range(count):

@@ -73,11 +73,9 @@ def _update(op, grad_scale: float, channels: int, shift: str) -> list[str]:
     element = ir.RankedTensorType(op.operands[0].type).element_type
     quantization = qx.update_quantization(op, element)
     hyper = qx.hyperparameters(op)
-    scales = np.broadcast_to(np.asarray(quantization["scales"], dtype=np.float64).reshape(-1),
-                             (channels,)) if np.size(quantization["scales"]) == 1 else \
-        np.asarray(quantization["scales"], dtype=np.float64)[:channels]
-    pairs = fx.update_multipliers(lr=hyper["lr"], grad_scale=grad_scale, scales=scales,
-                                  qas=hyper["qas"])
+    pairs = fx.update_multipliers(lr=hyper["lr"], grad_scale=grad_scale,
+                                  scales=quantization["scales"], qas=hyper["qas"],
+                                  count=channels)
     kd, qd = fx.multiplier(hyper["lr"] * hyper["weight_decay"]) if hyper["weight_decay"] \
         else (0, 0)
     zero = np.asarray(quantization["zero_points"]).reshape(-1)
@@ -103,12 +101,11 @@ def _qsgd(op, a, r, weight):
         f"{int(np.prod(shape[1:], dtype=np.int64))}, &u);", "}"]
 
 
-def _conv2d_qsgd(op, a, r, weight):
+def _conv2d_qsgd(op, a, r, stored_channels):
     shape = list(train.conv2d_qsgd_gradient_shape(op))
     x = qx.per_tensor(op, op.operands[2], "input")
     grad_scale = x.scale * math.ldexp(1.0, _exponent(op.operands[1]))
     p = conv_params(op, dims(op.operands[2]), shape, dims(op.operands[1]))
-    stored_channels = weight
     return ["{"] + _update(op, grad_scale, shape[0], _shift(a, 3)) + [
         f"  static const tcc_conv2d_params p = {p};",
         f"  tcc_fx_conv2d_qsgd_s8({r}, {a[1]}, {a[2]}, {x.zero_point}, {stored_channels}, "

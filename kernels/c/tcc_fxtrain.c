@@ -53,8 +53,7 @@ void tcc_fx_bias_grad_s16(const int16_t *dy, int32_t *db, int32_t n, int32_t c,
 
 /* w[o][ci][kh][kw] of a whole or split weight with `cg` channels per group. */
 static inline int32_t weight_at(const tcc_fx_weight *w, int32_t o, int32_t ci,
-                                int32_t cg, int32_t taps, int32_t tap, int32_t o_total) {
-  (void)o_total;
+                                int32_t cg, int32_t taps, int32_t tap) {
   if (w->axis == 0) {
     if (o < w->k) return w->trained[((int64_t)o * cg + ci) * taps + tap];
     return w->rest[((int64_t)(o - w->k) * cg + ci) * taps + tap];
@@ -166,7 +165,7 @@ void tcc_fx_conv2d_grad_input_s16(const int16_t *dy, const tcc_fx_weight *w,
                 /* dy * m < 2^30: exact in int32; times w in int64. */
                 const int32_t scaled =
                     dy[(((int64_t)b * p->o + o) * p->oh + oh) * p->ow + ow] * m[o];
-                acc += (int64_t)scaled * weight_at(w, o, ci, cg, taps, ki * p->kw + kj, p->o);
+                acc += (int64_t)scaled * weight_at(w, o, ci, cg, taps, ki * p->kw + kj);
               }
             }
           }
