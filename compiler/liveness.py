@@ -27,6 +27,9 @@ to lower the peak) and --plan-memory (which places the storage in one arena):
     gradient that only optimizer ops read, as their gradient: the update reads the
     unpadded gradient and leaves the other channels (zero gradient, no weight decay)
     as they are.
+  - always: the result of a `train.qbottleneck` marked `train.streamed`
+    (--train-fuse-bottleneck): its reader computes its rows as it reads them, so it
+    is read through the streamed op's input, whose storage stays live until then.
 - *Sharing storage* (`Lifetime.buffer` is one object for all the values sharing it):
   a reshape always shares its operand's bytes; with `inplace`, a result of an
   optimizer op (the parameter / momentum buffer it updates) or of an element-wise op
@@ -37,8 +40,9 @@ to lower the peak) and --plan-memory (which places the storage in one arena):
   between calls) and only their own update may write to it.
 
 - *Scratch*: an op that needs working memory while it runs (`scratch_bytes`: the
-  ring of expanded rows of a fused `train.qbottleneck`) holds that many arena bytes
-  on [its position, its position + 1), as a temporary of its own.
+  ring of expanded rows of a fused `train.qbottleneck`, and those of the bottlenecks
+  streamed into it with one output row each) holds that many arena bytes on [its
+  position, its position + 1), as a temporary of its own.
 
 `live_bytes(function)[t]` is the number of arena bytes live at position t; its
 maximum (`lower_bound`) is the liveness lower bound of the schedule: no placement in
@@ -78,7 +82,7 @@ DEQUANTIZE = frozenset(("quant.dcast",))
 def scratch_bytes(op) -> int:
     """Arena bytes `op` needs as a temporary while it runs (0 for most ops)."""
     if op.name == "train.qbottleneck":
-        return train.BottleneckGeometry.of(op).scratch_bytes
+        return train.chain_scratch_bytes(op)
     return 0
 
 
@@ -281,6 +285,8 @@ def _read_through(op, operands, arena, parameters, o) -> int | None:
         return operands[0]
     if o["fuse_padding"] and _padded_gradient(op) and arena[operands[0]]:
         return operands[0]
+    if op.name == "train.qbottleneck" and train.STREAMED in op.attributes:
+        return operands[0]          # computed row by row inside its reader
     return None
 
 

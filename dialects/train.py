@@ -17,6 +17,7 @@ CHANNELS = "train.channels"  # argument: only the first k channels are trained
 MOMENTUM_OF = "train.momentum_of"  # argument: momentum buffer of parameter #i
 WEIGHTS = "train.weights"  # module attribute: the NPZ file of the parameters
 IN_PLACE = "train.in_place"  # op: its result may take over operand 0's storage
+STREAMED = "train.streamed"  # qbottleneck: its rows are computed as its one reader reads them
 ROLES = ("frozen", "trainable")
 ROUNDINGS = ("float_scale", "multiplier_shift")
 
@@ -540,6 +541,41 @@ class BottleneckGeometry:
         """Arena scratch of the fused op while it runs: the ring, then one int8
         depthwise output row of every channel (what the projection reads)."""
         return self.ring_bytes + self.e * self.ow
+
+
+def streamed_source(op):
+    """The `train.qbottleneck` streaming its rows into the input of qbottleneck `op`
+    (marked `train.streamed`), or None."""
+    operation = getattr(op, "operation", op)
+    value = operation.operands[0]
+    if isinstance(value, ir.BlockArgument):
+        return None
+    source = value.owner
+    if source.name == "train.qbottleneck" and STREAMED in source.attributes:
+        return source
+    return None
+
+
+def bottleneck_chain(op) -> list:
+    """The stages `op` runs: the bottlenecks streamed into it, first to last, then `op`."""
+    stages = [getattr(op, "operation", op)]
+    while (source := streamed_source(stages[0])) is not None:
+        stages.insert(0, source)
+    return stages
+
+
+def chain_scratch_bytes(op) -> int:
+    """Arena scratch of a qbottleneck with the bottlenecks streamed into it: each
+    stage's ring and depthwise row, and one output row of each streamed stage (what
+    its reader's expansion reads); 0 for a streamed one (its reader runs it)."""
+    operation = getattr(op, "operation", op)
+    if STREAMED in operation.attributes:
+        return 0
+    total = 0
+    for stage in bottleneck_chain(operation):
+        g = BottleneckGeometry.of(stage)
+        total += g.scratch_bytes + (g.o * g.ow if stage is not operation else 0)
+    return total
 
 
 def qbottleneck_operands(op) -> dict:

@@ -10,11 +10,14 @@ pointwise, im2col for groups 1, the generic loop otherwise); kernels that widen 
 inputs get a block-local int16 `scratch` array (on the stack, sized by the header's
 TCC_Q_*_SCRATCH macros; disjoint blocks share one stack slot). A fused
 `train.qbottleneck` also gets its planned arena scratch (`train.scratch_offset`: the
-ring of expanded rows and a depthwise row, tcc_q_bottleneck_s8_inline).
+ring of expanded rows and a depthwise row, tcc_q_bottleneck_s8_inline); one with
+bottlenecks streamed into it (`train.streamed`, no storage of their own) runs them as
+one chain of stages (tcc_q_bottleneck_chain_s8).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from ..._mlir import ir
@@ -107,45 +110,99 @@ def _qconv2d(op, a, r):
     return lines + [f"  {kernel}({args});", "}"]
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """The result of a `train.qbottleneck` marked `train.streamed`: no storage; its
+    reader runs it row by row. `args`: the C expressions of the streamed op's operands."""
+
+    op: object
+    args: tuple
+
+
 def _qbottleneck(op, a, r):
     """tcc_q_bottleneck_s8_inline over the op's planned arena scratch
-    (`train.scratch_offset`, --plan-memory) and a stack column buffer."""
+    (`train.scratch_offset`, --plan-memory) and a stack column buffer; with
+    bottlenecks streamed into it, tcc_q_bottleneck_chain_s8 over one tcc_q_stage each,
+    their rings and handed-over rows laid out in the scratch after the op's own."""
     from ...passes.plan_memory import SCRATCH_OFFSET
     where = format_location(op.location)
     if SCRATCH_OFFSET not in op.attributes:
         raise UnsupportedError(f"'{op.name}' has no planned scratch ({SCRATCH_OFFSET}): "
                                "run --plan-memory", where)
-    g = train.BottleneckGeometry.of(op)
+    offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
+    stages = [(op, list(a))]
+    while isinstance(stages[0][1][0], Streamed):
+        source = stages[0][1][0]
+        stages.insert(0, (source.op, list(source.args)))
+    lines, columns, arenas = ["{"], [], {}
+    cursor = offset
+    for k, (stage, _) in reversed(list(enumerate(stages))):
+        g = train.BottleneckGeometry.of(stage)
+        if k < len(stages) - 1:
+            arenas[f"row{k}"] = cursor          # the row stage k hands to stage k + 1
+            cursor += g.o * g.ow
+        arenas[k] = cursor
+        cursor += g.scratch_bytes
+    for k, (stage, args) in enumerate(stages):
+        lines += _bottleneck_stage(stage, args, str(k))
+        g = train.BottleneckGeometry.of(stage)
+        columns.append(f"TCC_Q_BOTTLENECK_SCRATCH({g.c}, {g.e}, "
+                       f"{g.expand_kernel[0] * g.expand_kernel[1]})")
+    scratch = columns[0]
+    for column in columns[1:]:
+        scratch = f"({column} > {scratch} ? {column} : {scratch})"
+    lines.append(f"  int16_t scratch[{scratch}];")
+    if len(stages) == 1:
+        return lines + [f"  tcc_q_bottleneck_s8_inline({a[0]}, {_weights(op, a)}, {r}, s0, "
+                        f"rq0_e, rq0_d, rq0_p, TCC_I8({offset}), scratch);", "}"]
+    for k, (stage, args) in enumerate(stages):
+        x = "NULL" if k else args[0]
+        source = f"&st{k - 1}, TCC_I8({arenas[f'row{k - 1}']})" if k else "NULL, NULL"
+        lines.append(f"  tcc_q_stage st{k} = {{{x}, {_weights(stage, args, order='stage')}, "
+                     f"s{k}, rq{k}_e, rq{k}_d, rq{k}_p, TCC_I8({arenas[k]}), {source}, 0}};")
+    return lines + [f"  tcc_q_bottleneck_chain_s8({stages[0][1][0]}, &st{len(stages) - 1}, "
+                    f"{r}, scratch);", "}"]
+
+
+def _weights(op, a, order: str = "kernel") -> str:
+    """The C expressions of a qbottleneck's weights and biases: in the kernel's order
+    (we, be, wd, bd, wp, bp) or in tcc_q_stage's (we, wd, wp, be, bd, bp); NULL for
+    an absent expansion."""
     parts = train.qbottleneck_operands(op)
     operand = {v: text for v, text in zip(op.operands, a)}
+    pairs = [[operand[v] if v is not None else "NULL" for v in pair]
+             for pair in (parts["expand"] or (None, None), parts["depthwise"],
+                          parts["project"])]
+    if order == "stage":
+        return ", ".join([w for w, _ in pairs] + [b for _, b in pairs])
+    return ", ".join(v for pair in pairs for v in pair)
+
+
+def _bottleneck_stage(op, a, k: str) -> list[str]:
+    """Declarations of one fused bottleneck's requantizations (rq<k>_e, _d, _p) and
+    shape (s<k>)."""
+    g = train.BottleneckGeometry.of(op)
+    parts = train.qbottleneck_operands(op)
     x = _storage(op, op.operands[0], "input")
-    lines = ["{"]
+    lines = []
     stages = [("_e", parts["expand"], "expand_type", 1), ("_d", parts["depthwise"],
               "depthwise_type", g.kernel[0] * g.kernel[1]), ("_p", parts["project"], None, g.e)]
     for suffix, pair, type_name, taps in stages:
         if pair is None:
-            lines.append("  const tcc_q_requant rq_e = {NULL, NULL, NULL, 0, 0, -128, 127, 0};")
+            lines.append(f"  const tcc_q_requant rq{k}_e = "
+                         "{NULL, NULL, NULL, 0, 0, -128, 127, 0};")
             continue
         y = qx._type_attr(op, type_name, type_name.split("_")[0]) if type_name else \
             _storage(op, op.results[0], "result")
         _check_taps(op, taps * (g.c * g.expand_kernel[0] * g.expand_kernel[1]
                                 if suffix == "_e" else 1))
-        lines += _requant(op, x, y, qx.weight_scales(op, pair[0]), suffix)
+        lines += _requant(op, x, y, qx.weight_scales(op, pair[0]), k + suffix)
         x = y
-    weights = [operand[v] if v is not None else "NULL"
-               for pair in (parts["expand"] or (None, None), parts["depthwise"],
-                            parts["project"]) for v in pair]
     mode = 0 if not g.expand else 1 if g.pointwise_expand else 2
     shape = c_ints([g.n, g.c, g.h, g.w, g.e, g.o, *g.kernel, g.oh, g.ow, *g.stride,
                     *g.padding, mode, g.xh, g.xw, *g.expand_kernel, *g.expand_stride,
                     *g.expand_padding])
-    taps = g.expand_kernel[0] * g.expand_kernel[1]
-    offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
-    return lines + [
-        f"  const tcc_q_bottleneck_shape s = {{{shape}}};",
-        f"  int16_t scratch[TCC_Q_BOTTLENECK_SCRATCH({g.c}, {g.e}, {taps})];",
-        f"  tcc_q_bottleneck_s8_inline({a[0]}, {', '.join(weights)}, {r}, s, rq_e, rq_d, "
-        f"rq_p, TCC_I8({offset}), scratch);", "}"]
+    return lines + [f"  const tcc_q_bottleneck_shape s{k} = {{{shape}}};"]
 
 
 def _qlinear(op, a, r):

@@ -29,7 +29,7 @@ from ..source import find_function
 from . import c_fixed_point_ops
 from .c_expressions import (C_TYPES, c_float, c_identifier, c_ints, conv_params, dims,
                             element_kind, size)
-from .c_int8_ops import INT8_KERNELS, _requant, _storage as _int8_storage
+from .c_int8_ops import INT8_KERNELS, Streamed, _requant, _storage as _int8_storage
 
 
 # Each entry renders one op as C statements from its operand and result expressions
@@ -580,6 +580,8 @@ class CRenderer:
                                                             dims(result))
                 elif op.name == "quant.dcast" and op.operands[0] in storage:
                     storage[result] = Dequantized(op.operands[0])
+                elif train.STREAMED in op.attributes:   # its reader runs it
+                    storage[result] = Streamed(op, tuple(storage[v] for v in op.operands))
                 elif _padded_gradient(op) and isinstance(storage.get(op.operands[0]), str):
                     storage[result] = storage[op.operands[0]]     # read unpadded
                     self.padded[result] = op.operands[0]

@@ -198,9 +198,39 @@ static LogicalResult verifyResultOffsets(Operation *op,
   return success();
 }
 
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Arena scratch bytes of one fused bottleneck (train.BottleneckGeometry.
+/// scratch_bytes in Python): the ring of KH expanded rows, as wide as the
+/// expansion's output, and one depthwise output row of every channel.
+static int64_t bottleneckScratch(QBottleneckOp bottleneck) {
+  ArrayRef<int64_t> dw = shapeOf(bottleneck.getDepthwiseWeight());
+  int64_t bytes = dw[0] * shapeOf(bottleneck.getResult())[3];
+  if (bottleneck.getExpandWeight()) {
+    int64_t width = (shapeOf(bottleneck.getInput())[3] +
+                     2 * bottleneck.getExpandPadding()[1] -
+                     shapeOf(bottleneck.getExpandWeight())[3]) /
+                        bottleneck.getExpandStride()[1] +
+                    1;
+    bytes += dw[0] * dw[2] * width;
+  }
+  return bytes;
+}
+
+/// The train.qbottleneck streaming its rows into `bottleneck`'s input, if any.
+static QBottleneckOp streamedSource(QBottleneckOp bottleneck) {
+  auto source = bottleneck.getInput().getDefiningOp<QBottleneckOp>();
+  if (source && source->hasAttr(TrainDialect::getStreamedAttrName()))
+    return source;
+  return {};
+}
+
 /// `train.scratch_offset` on an op that needs arena scratch while it runs (a
 /// train.qbottleneck: its ring of expanded rows and one depthwise output row,
-/// train.BottleneckGeometry.scratch_bytes in Python): inside the arena.
+/// and those of every bottleneck streamed into it with one output row each,
+/// liveness.scratch_bytes in Python): inside the arena.
 static LogicalResult verifyScratchOffset(Operation *op,
                                          NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
@@ -214,24 +244,53 @@ static LogicalResult verifyScratchOffset(Operation *op,
     return op->emitError() << "'" << name
                            << "' must be an i64 byte offset >= 0, got "
                            << attribute.getValue();
-  auto shape = [](Value v) {
-    return cast<RankedTensorType>(v.getType()).getShape();
-  };
-  ArrayRef<int64_t> dw = shape(bottleneck.getDepthwiseWeight());
-  int64_t bytes = dw[0] * shape(bottleneck.getResult())[3];
-  if (bottleneck.getExpandStride().size() != 2 ||
-      bottleneck.getExpandPadding().size() != 2)
-    return success(); // the op's verifier reports it
-  if (bottleneck.getExpandWeight()) {
-    // The ring of KH expanded rows, as wide as the expansion's output.
-    int64_t width = (shape(bottleneck.getInput())[3] +
-                     2 * bottleneck.getExpandPadding()[1] -
-                     shape(bottleneck.getExpandWeight())[3]) /
-                        bottleneck.getExpandStride()[1] +
-                    1;
-    bytes += dw[0] * dw[2] * width;
+  int64_t bytes = 0;
+  for (QBottleneckOp stage = bottleneck; stage; stage = streamedSource(stage)) {
+    if (stage.getExpandStride().size() != 2 ||
+        stage.getExpandPadding().size() != 2)
+      return success(); // the op's verifier reports it
+    bytes += bottleneckScratch(stage);
+    if (stage != bottleneck) {
+      ArrayRef<int64_t> y = shapeOf(stage.getResult());
+      bytes += y[1] * y[3]; // the row it hands over
+    }
   }
   return Arena::of(op).check(op, *offset, bytes, "the scratch");
+}
+
+/// `train.streamed`: a unit attribute on a train.qbottleneck whose result has
+/// one use, the input of a train.qbottleneck with a 1x1, stride-1, unpadded
+/// expansion (which reads one input row per expanded row).
+static LogicalResult verifyStreamed(Operation *op, NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  auto bottleneck = dyn_cast<QBottleneckOp>(op);
+  if (!bottleneck)
+    return op->emitError() << "'" << name
+                           << "' is only allowed on train.qbottleneck";
+  if (!isa<UnitAttr>(attribute.getValue()))
+    return op->emitError() << "'" << name << "' must be a unit attribute, got "
+                           << attribute.getValue();
+  Value result = bottleneck.getResult();
+  if (!result.hasOneUse())
+    return op->emitError() << "'" << name
+                           << "' needs a result with exactly one use";
+  OpOperand &use = *result.getUses().begin();
+  auto reader = dyn_cast<QBottleneckOp>(use.getOwner());
+  if (!reader || use.getOperandNumber() != 0)
+    return op->emitError() << "'" << name
+                           << "' needs its result to be the input of a "
+                              "train.qbottleneck";
+  Value expand = reader.getExpandWeight();
+  auto isOnes = [](ArrayRef<int64_t> values, int64_t one) {
+    return llvm::all_of(values, [&](int64_t v) { return v == one; });
+  };
+  if (!expand || shapeOf(expand)[2] != 1 || shapeOf(expand)[3] != 1 ||
+      !isOnes(reader.getExpandStride(), 1) ||
+      !isOnes(reader.getExpandPadding(), 0))
+    return op->emitError() << "'" << name
+                           << "' needs a reader with a 1x1, stride 1, "
+                              "unpadded expansion";
+  return success();
 }
 
 /// `train.arena_size` / `train.arena_alignment` on the module.
@@ -400,6 +459,8 @@ LogicalResult TrainDialect::verifyOperationAttribute(Operation *op,
     return verifyScratchOffset(op, attribute);
   if (name == getInPlaceAttrName())
     return verifyInPlace(op, attribute);
+  if (name == getStreamedAttrName())
+    return verifyStreamed(op, attribute);
   if (name == getGradRangeAttrName()) {
     auto range = dyn_cast<FloatAttr>(attribute.getValue());
     if (!range || !range.getType().isF64() || !(range.getValueAsDouble() >= 0.0) ||

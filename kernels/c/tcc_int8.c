@@ -42,6 +42,25 @@ void tcc_q_bottleneck_s8(const int8_t *x, const int8_t *we, const int32_t *be,
                              scratch);
 }
 
+void tcc_q_bottleneck_row(tcc_q_stage *st, int32_t i, int8_t *y, int32_t plane,
+                          int16_t *scratch) {
+  tcc_q_bottleneck_row_inline(st, i, y, plane, scratch);
+}
+
+void tcc_q_bottleneck_chain_s8(const int8_t *x, tcc_q_stage *last, int8_t *y,
+                               int16_t *scratch) {
+  tcc_q_stage *head = last;
+  while (head->source != NULL) head = head->source;
+  const tcc_q_bottleneck_shape s = last->s, hs = head->s;
+  for (int32_t n = 0; n < s.n; ++n) {
+    for (tcc_q_stage *st = last; st != NULL; st = st->source) st->next = 0;
+    head->x = x + n * hs.c * hs.xh * hs.xw;
+    int8_t *yn = y + n * s.o * s.oh * s.ow;
+    for (int32_t i = 0; i < s.oh; ++i)
+      tcc_q_bottleneck_row(last, i, yn + i * s.ow, s.oh * s.ow, scratch);
+  }
+}
+
 void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,
                   tcc_q_add_params p) {
   tcc_q_add_s8_inline(a, b, y, size, p);

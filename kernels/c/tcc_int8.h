@@ -772,49 +772,89 @@ TCC_INT8_INLINE void tcc_q_bottleneck_depthwise_row(const int8_t *src, int32_t p
   }
 }
 
-/* y = project(depthwise(expand(x))), each a requantized int8 conv with its own
- * rq (rq_e unused without expansion), bit-exact with the three qconv2d ops.
- * For each output row i, the expanded rows it reads that are not yet in the
- * ring are computed into ring slot r % KH (a row is computed once: the slots it
+/* One fused bottleneck as a stage of a row stream: its weights, shape and
+ * requantizations, its arena scratch (TCC_Q_BOTTLENECK_ARENA bytes), and where
+ * its input rows come from: x (the input of the batch item being computed), or,
+ * for a 1x1 expansion, `source`, the stage before it (train.streamed), which
+ * computes its output row r into source_row ([o][ow] of that stage) when this
+ * stage needs its input row r. */
+typedef struct tcc_q_stage {
+  const int8_t *x;
+  const int8_t *we, *wd, *wp;
+  const int32_t *be, *bd, *bp;
+  tcc_q_bottleneck_shape s;
+  tcc_q_requant rq_e, rq_d, rq_p;
+  int8_t *arena;
+  struct tcc_q_stage *source;
+  int8_t *source_row;
+  int32_t next; /* the first expanded row not yet computed (of this batch item) */
+} tcc_q_stage;
+
+/* Output row i of a stage (out of line: a stage calls its source's). */
+void tcc_q_bottleneck_row(tcc_q_stage *st, int32_t i, int8_t *y, int32_t plane,
+                          int16_t *scratch);
+
+/* Output row i of every channel of stage st into y[m * plane + j]: the expanded
+ * rows it reads that are not yet in the ring are computed into ring slot r % KH
+ * (rows are asked for in increasing order, each computed once: the slots it
  * overwrites belong to rows above the window), then the depthwise row, then its
- * projection. arena: TCC_Q_BOTTLENECK_ARENA bytes; scratch:
- * TCC_Q_BOTTLENECK_SCRATCH(C, E, EKH * EKW) int16 values. */
+ * projection. */
+TCC_INT8_INLINE void tcc_q_bottleneck_row_inline(tcc_q_stage *st, int32_t i, int8_t *y,
+                                                 int32_t plane, int16_t *scratch) {
+  const tcc_q_bottleneck_shape s = st->s;
+  const int32_t xhw = s.xh * s.xw;
+  int8_t *ring = st->arena;
+  int8_t *d = st->arena + (s.expand ? s.e * s.kh * s.w : 0);
+  if (s.expand) {
+    const int32_t first = i * s.stride_h - s.pad_h;
+    const int32_t end = first + s.kh < s.h ? first + s.kh : s.h;
+    for (int32_t r = st->next > first ? st->next : (first > 0 ? first : 0); r < end; ++r) {
+      if (s.expand == 1) {
+        const int8_t *row = st->x + r * s.w;
+        int32_t rows_apart = xhw;
+        if (st->source != NULL) {
+          tcc_q_bottleneck_row(st->source, r, st->source_row, st->source->s.ow, scratch);
+          row = st->source_row;
+          rows_apart = st->source->s.ow;
+        }
+        tcc_q_pointwise_span_s8_inline(row, rows_apart, st->we, st->be,
+                                       ring + (r % s.kh) * s.w, s.kh * s.w, s.w, s.c, s.e,
+                                       st->rq_e, scratch);
+      } else {
+        /* The expansion as a conv producing the H x W expanded rows (a first conv). */
+        const tcc_q_conv_shape se = {1, s.c, s.xh, s.xw, s.e, s.ekh, s.ekw, s.h, s.w,
+                                     s.estride_h, s.estride_w, s.epad_h, s.epad_w, 1, 1, 1};
+        tcc_q_conv_row_im2col(st->x, st->we, st->be, ring + (r % s.kh) * s.w, s.kh * s.w,
+                              r, se, st->rq_e, scratch);
+      }
+    }
+    if (end > st->next) st->next = end;
+    tcc_q_bottleneck_depthwise_row(ring, s.kh * s.w, s.kh, st->wd, st->bd, d, i, s,
+                                   st->rq_d);
+  } else {
+    tcc_q_bottleneck_depthwise_row(st->x, xhw, s.h, st->wd, st->bd, d, i, s, st->rq_d);
+  }
+  tcc_q_pointwise_span_s8_inline(d, s.ow, st->wp, st->bp, y, plane, s.ow, s.e, s.o,
+                                 st->rq_p, scratch);
+}
+
+/* y = project(depthwise(expand(x))), each a requantized int8 conv with its own
+ * rq (rq_e unused without expansion), bit-exact with the three qconv2d ops,
+ * computed output row by output row (tcc_q_bottleneck_row_inline). arena:
+ * TCC_Q_BOTTLENECK_ARENA bytes; scratch: TCC_Q_BOTTLENECK_SCRATCH(C, E, EKH * EKW)
+ * int16 values. */
 TCC_INT8_INLINE void tcc_q_bottleneck_s8_inline(
     const int8_t *x, const int8_t *we, const int32_t *be, const int8_t *wd,
     const int32_t *bd, const int8_t *wp, const int32_t *bp, int8_t *y,
     tcc_q_bottleneck_shape s, tcc_q_requant rq_e, tcc_q_requant rq_d,
     tcc_q_requant rq_p, int8_t *arena, int16_t *scratch) {
-  const int32_t xhw = s.xh * s.xw;
-  int8_t *ring = arena;
-  int8_t *d = arena + (s.expand ? s.e * s.kh * s.w : 0);
-  /* The expansion as a conv producing the H x W expanded rows (expand 2). */
-  const tcc_q_conv_shape se = {1, s.c, s.xh, s.xw, s.e, s.ekh, s.ekw, s.h, s.w,
-                               s.estride_h, s.estride_w, s.epad_h, s.epad_w, 1, 1, 1};
+  tcc_q_stage st = {x, we, wd, wp, be, bd, bp, s, rq_e, rq_d, rq_p, arena, NULL, NULL, 0};
   for (int32_t n = 0; n < s.n; ++n) {
-    const int8_t *xn = x + n * s.c * xhw;
     int8_t *yn = y + n * s.o * s.oh * s.ow;
-    int32_t next = 0; /* the first expanded row not yet computed */
-    for (int32_t i = 0; i < s.oh; ++i) {
-      if (s.expand) {
-        const int32_t first = i * s.stride_h - s.pad_h;
-        const int32_t end = first + s.kh < s.h ? first + s.kh : s.h;
-        for (int32_t r = next > first ? next : (first > 0 ? first : 0); r < end; ++r) {
-          if (s.expand == 1)
-            tcc_q_pointwise_span_s8_inline(xn + r * s.w, xhw, we, be,
-                                           ring + (r % s.kh) * s.w, s.kh * s.w, s.w,
-                                           s.c, s.e, rq_e, scratch);
-          else
-            tcc_q_conv_row_im2col(xn, we, be, ring + (r % s.kh) * s.w, s.kh * s.w, r, se,
-                                  rq_e, scratch);
-        }
-        if (end > next) next = end;
-        tcc_q_bottleneck_depthwise_row(ring, s.kh * s.w, s.kh, wd, bd, d, i, s, rq_d);
-      } else {
-        tcc_q_bottleneck_depthwise_row(xn, xhw, s.h, wd, bd, d, i, s, rq_d);
-      }
-      tcc_q_pointwise_span_s8_inline(d, s.ow, wp, bp, yn + i * s.ow, s.oh * s.ow, s.ow,
-                                     s.e, s.o, rq_p, scratch);
-    }
+    st.x = x + n * s.c * s.xh * s.xw;
+    st.next = 0;
+    for (int32_t i = 0; i < s.oh; ++i)
+      tcc_q_bottleneck_row_inline(&st, i, yn + i * s.ow, s.oh * s.ow, scratch);
   }
 }
 
@@ -935,6 +975,12 @@ void tcc_q_bottleneck_s8(const int8_t *x, const int8_t *we, const int32_t *be,
                          const int32_t *bp, int8_t *y, tcc_q_bottleneck_shape s,
                          tcc_q_requant rq_e, tcc_q_requant rq_d, tcc_q_requant rq_p,
                          int8_t *arena, int16_t *scratch);
+/* A chain of stages (`last` and its sources, each streaming its rows into the
+ * next): y = last(...(head(x))), where head is the stage without a source; the
+ * stages' x, next are set here. scratch: the largest TCC_Q_BOTTLENECK_SCRATCH of
+ * the stages. */
+void tcc_q_bottleneck_chain_s8(const int8_t *x, tcc_q_stage *last, int8_t *y,
+                               int16_t *scratch);
 void tcc_q_add_s8(const int8_t *a, const int8_t *b, int8_t *y, int32_t size,
                   tcc_q_add_params p);
 void tcc_q_avg_pool2d_s8(const int8_t *x, int8_t *y, tcc_q_pool_shape s);

@@ -145,3 +145,71 @@ func.func @intermediate_read_twice(
       : (tensor<1x2x6x6x!d>, tensor<2x2x1x1x!wd>, tensor<2xi32>) -> tensor<1x2x6x6x!y>
   return %y, %d : tensor<1x2x6x6x!y>, tensor<1x2x6x6x!d>
 }
+
+// -----
+
+// A stem block (3x3 stride 2 from a 32x32 image) read only by the 1x1 expansion of a
+// stride-2 block is streamed into it: its 8x16x16 result becomes one 8x16 row handed
+// over (the reader's need 3072 + 512 + both rings + 128 B is below the stem's
+// 3072 + 2048 B + its ring). The reader itself is returned: not streamed.
+!x = !quant.uniform<i8:f32, 0.02:-128>
+!w3 = !quant.uniform<i8:f32:0, {0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08}>
+// CHECK-LABEL: func.func @stream_the_stem(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<1x3x32x32x
+// CHECK: %[[A:.*]] = train.qbottleneck %[[X]] expand {{.*}} expand_stride [2, 2] expand_padding [1, 1] {{.*}} {train.streamed}
+// CHECK-SAME: -> tensor<1x8x16x16x
+// CHECK: %[[B:.*]] = train.qbottleneck %[[A]] expand
+// CHECK-NOT: train.streamed
+// CHECK-SAME: -> tensor<1x8x8x8x
+// CHECK: return %[[B]]
+func.func @stream_the_stem(
+    %x: tensor<1x3x32x32x!x>,
+    %w0: tensor<8x3x3x3x!w3> {train.role = #train.role<frozen>},
+    %wd: tensor<8x1x3x3x!w3> {train.role = #train.role<frozen>},
+    %wp: tensor<8x8x1x1x!w3> {train.role = #train.role<frozen>},
+    %b: tensor<8xi32> {train.role = #train.role<frozen>}) -> tensor<1x8x8x8x!x> {
+  %s = train.qconv2d %x, %w0, %b stride [2, 2] padding [1, 1] rounding float_scale
+      : (tensor<1x3x32x32x!x>, tensor<8x3x3x3x!w3>, tensor<8xi32>) -> tensor<1x8x16x16x!x>
+  %d = train.qconv2d %s, %wd, %b padding [1, 1] groups 8 rounding float_scale
+      : (tensor<1x8x16x16x!x>, tensor<8x1x3x3x!w3>, tensor<8xi32>) -> tensor<1x8x16x16x!x>
+  %p = train.qconv2d %d, %wp, %b rounding float_scale
+      : (tensor<1x8x16x16x!x>, tensor<8x8x1x1x!w3>, tensor<8xi32>) -> tensor<1x8x16x16x!x>
+  %e1 = train.qconv2d %p, %wp, %b rounding float_scale
+      : (tensor<1x8x16x16x!x>, tensor<8x8x1x1x!w3>, tensor<8xi32>) -> tensor<1x8x16x16x!x>
+  %d1 = train.qconv2d %e1, %wd, %b stride [2, 2] padding [1, 1] groups 8 rounding float_scale
+      : (tensor<1x8x16x16x!x>, tensor<8x1x3x3x!w3>, tensor<8xi32>) -> tensor<1x8x8x8x!x>
+  %p1 = train.qconv2d %d1, %wp, %b rounding float_scale
+      : (tensor<1x8x8x8x!x>, tensor<8x8x1x1x!w3>, tensor<8xi32>) -> tensor<1x8x8x8x!x>
+  return %p1 : tensor<1x8x8x8x!x>
+}
+
+// -----
+
+// The same chain at 8x8: the stem's result (8x4x4, 128 B) is smaller than what
+// streaming adds to the reader (its 32 B result, 112 B of ring and row, a 32 B row
+// handed over): it stays a tensor.
+!x = !quant.uniform<i8:f32, 0.02:-128>
+!w3 = !quant.uniform<i8:f32:0, {0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08}>
+// CHECK-LABEL: func.func @small_result_stays(
+// CHECK-NOT: train.streamed
+// CHECK: return
+func.func @small_result_stays(
+    %x: tensor<1x3x8x8x!x>,
+    %w0: tensor<8x3x3x3x!w3> {train.role = #train.role<frozen>},
+    %wd: tensor<8x1x3x3x!w3> {train.role = #train.role<frozen>},
+    %wp: tensor<8x8x1x1x!w3> {train.role = #train.role<frozen>},
+    %b: tensor<8xi32> {train.role = #train.role<frozen>}) -> tensor<1x8x2x2x!x> {
+  %s = train.qconv2d %x, %w0, %b stride [2, 2] padding [1, 1] rounding float_scale
+      : (tensor<1x3x8x8x!x>, tensor<8x3x3x3x!w3>, tensor<8xi32>) -> tensor<1x8x4x4x!x>
+  %d = train.qconv2d %s, %wd, %b padding [1, 1] groups 8 rounding float_scale
+      : (tensor<1x8x4x4x!x>, tensor<8x1x3x3x!w3>, tensor<8xi32>) -> tensor<1x8x4x4x!x>
+  %p = train.qconv2d %d, %wp, %b rounding float_scale
+      : (tensor<1x8x4x4x!x>, tensor<8x8x1x1x!w3>, tensor<8xi32>) -> tensor<1x8x4x4x!x>
+  %e1 = train.qconv2d %p, %wp, %b rounding float_scale
+      : (tensor<1x8x4x4x!x>, tensor<8x8x1x1x!w3>, tensor<8xi32>) -> tensor<1x8x4x4x!x>
+  %d1 = train.qconv2d %e1, %wd, %b stride [2, 2] padding [1, 1] groups 8 rounding float_scale
+      : (tensor<1x8x4x4x!x>, tensor<8x1x3x3x!w3>, tensor<8xi32>) -> tensor<1x8x2x2x!x>
+  %p1 = train.qconv2d %d1, %wp, %b rounding float_scale
+      : (tensor<1x8x2x2x!x>, tensor<8x8x1x1x!w3>, tensor<8xi32>) -> tensor<1x8x2x2x!x>
+  return %p1 : tensor<1x8x2x2x!x>
+}

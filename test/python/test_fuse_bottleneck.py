@@ -35,6 +35,7 @@ from tcc.runtime.interpreter import run_function
 SEED = 5150
 COUNT = 24
 STEMS = 6
+CHAINS = 9
 QEMU_EVERY = 4
 TTE_DIR = Path(tcc.__file__).resolve().parent / ".." / "shared" / "models" / "tte"
 
@@ -125,9 +126,16 @@ def _tensor(shape, element: str) -> str:
 
 def block_module(b: Block) -> tuple[str, list[np.ndarray]]:
     """The block as MLIR text of a @forward of frozen qconv2d ops, and its arguments."""
+    return chain_module([b])
+
+
+def chain_module(chain: list[Block]) -> tuple[str, list[np.ndarray]]:
+    """Blocks one after the other (each reading the one before; the first one's seed
+    draws the data) as MLIR text of a @forward of frozen qconv2d ops, and its
+    arguments. Names: we/bd/... for the first block, we1/bd1/... for the second."""
+    b = chain[0]
     rng = np.random.default_rng(b.seed)
     x_t = _act(rng)
-    oh, ow = b.out_hw
     args = [("x", _tensor([1, b.c, b.h, b.w], x_t), rng.integers(-128, 128, (1, b.c, b.h, b.w)))]
     ops, value, value_t, hw = [], "%x", x_t, (b.h, b.w)
 
@@ -138,23 +146,33 @@ def block_module(b: Block) -> tuple[str, list[np.ndarray]]:
         args.append((f"w{name}", _weight_type(rng, shape), w))
         args.append((f"b{name}", _tensor([shape[0]], "i32"), bias))
         in_t = _tensor([1, shape[1] if "groups" not in attrs else shape[0], *hw], value_t)
-        assert "groups" in attrs or name != "e" or shape[1] == b.c
         out_t = _tensor([1, shape[0], *out_hw], y_t)
         ops.append(f"  %{name} = train.qconv2d {value}, %w{name}, %b{name} {attrs} rounding "
                    f"{b.rounding} : ({in_t}, {args[-2][1]}, {args[-1][1]}) -> {out_t}")
         value, value_t, hw = f"%{name}", y_t, out_hw
 
-    if b.stem is not None:
-        k, stride, pad = b.stem
-        conv("e", [b.e, b.c, k, k], _act(rng), b.mid_hw,
-             f"stride [{stride}, {stride}] padding [{pad}, {pad}]")
-    elif b.e is not None:
-        conv("e", [b.e, b.c, 1, 1], _act(rng, narrow=b.index % 5 == 0), (b.h, b.w))
-    conv("d", [b.mid, 1, b.k, b.k], _act(rng, narrow=b.index % 3 == 0), (oh, ow),
-         f"stride [{b.stride}, {b.stride}] padding [{b.pad}, {b.pad}] groups {b.mid}")
-    conv("p", [b.o, b.mid, 1, 1], _act(rng), (oh, ow))
+    for k, block in enumerate(chain):
+        tag = str(k) if k else ""
+        assert (block.c, block.h, block.w) == ((b.c, b.h, b.w) if not k else
+                                               (chain[k - 1].o, *chain[k - 1].out_hw))
+        oh, ow = block.out_hw
+        if block.stem is not None:
+            kernel, stride, pad = block.stem
+            conv("e" + tag, [block.e, block.c, kernel, kernel], _act(rng), block.mid_hw,
+                 f"stride [{stride}, {stride}] padding [{pad}, {pad}]")
+        elif block.e is not None:
+            conv("e" + tag, [block.e, block.c, 1, 1], _act(rng, narrow=block.index % 5 == 0),
+                 (block.h, block.w))
+        conv("d" + tag, [block.mid, 1, block.k, block.k],
+             _act(rng, narrow=block.index % 3 == 0), (oh, ow),
+             f"stride [{block.stride}, {block.stride}] padding [{block.pad}, {block.pad}] "
+             f"groups {block.mid}")
+        conv("p" + tag, [block.o, block.mid, 1, 1], _act(rng), (oh, ow))
+    b = chain[-1]
+    oh, ow = b.out_hw
     result_t = _tensor([1, b.o, oh, ow], value_t)
     if b.residual:
+        assert len(chain) == 1
         y_t = _act(rng)
         ops.append(f"  %r = train.qadd %x, {value} rounding {b.rounding} : "
                    f"({args[0][1]}, {result_t}) -> {_tensor([1, b.o, oh, ow], y_t)}")
@@ -245,6 +263,124 @@ def test_scratch_is_live_during_the_op_only_and_planned(blocks):
         assert offsets[key] + sizes[key] <= offset or offset + scratch <= offsets[key], key
 
 
+def make_chains() -> list[list[Block]]:
+    """Seeded random chains of two or three blocks whose later blocks have a 1x1
+    expansion (so each can stream into the next): the first a stem, an expanding block
+    or one without expansion; kernels 3/5/7, strides 1/2, odd sizes. Every third is
+    shaped like a network's first blocks (a wide image, a stride-2 reader with a small
+    3x3 ring), where streaming pays."""
+    rng = np.random.default_rng(SEED + 1)
+    chains = []
+    for i in range(CHAINS):
+        length = 2 + i % 2
+        wide = i % 3 == 0
+        k, stride = (3, 5, 7)[i % 3], 1 + (i // 3) % 2
+        low = 24 if wide else k + 6
+        h, w = (int(v) for v in rng.integers(low, low + 10, size=2))
+        c = 3 if wide or i % 3 == 2 else int(rng.integers(2, 8))
+        stem = ((3, 5)[i % 2], 1 + i % 2, int(rng.integers(0, 2))) if c == 3 else None
+        e = int(rng.integers(4, 12)) if stem or i % 3 == 1 else None
+        o = int(rng.integers(8, 13)) if wide else int(rng.integers(2, 9))
+        first = Block(100 + 10 * i, c, e, o, k, stride, k // 2, h, w, False,
+                      ("float_scale", "multiplier_shift")[i % 2],
+                      int(rng.integers(1 << 30)), stem)
+        chain = [first]
+        for j in range(1, length):
+            before = chain[-1]
+            k = 3 if wide else (3, 5, 7)[(i + j) % 3]
+            oh, ow = before.out_hw
+            stride = 2 if j == 1 and min(oh, ow) >= k + 2 and (wide or i % 2) else 1
+            e = int(before.o * (1 if wide else rng.integers(2, 4)))
+            chain.append(Block(first.index + j, before.o, e, int(rng.integers(2, 9)), k,
+                               stride, k // 2, oh, ow, False, first.rounding, first.seed))
+        chains.append(chain)
+    return chains
+
+
+@pytest.fixture(scope="module")
+def chains():
+    return make_chains()
+
+
+def _streamed(module) -> int:
+    return sum(op.name == "train.qbottleneck" and "train.streamed" in op.attributes
+               for op in find_function(module, "forward").entry_block.operations)
+
+
+def test_random_chains_stream_and_match_the_unfused_interpreter(chains):
+    """Fused chains stream every block but the last into the next where that lowers
+    the pair's need; the streamed module computes the unfused module's bits."""
+    streamed = 0
+    for chain in chains:
+        text, args = chain_module(chain)
+        plain, fused = _parse(text, "chain"), _parse(text, "chain")
+        run_pipeline(fused, ["train-fuse-bottleneck"], "chain")
+        ops = [op.name for op in find_function(fused, "forward").entry_block.operations]
+        assert ops.count("train.qbottleneck") == len(chain) and "train.qconv2d" not in ops
+        streamed += _streamed(fused)
+        (want,) = run_function(plain, "forward", args)
+        (got,) = run_function(fused, "forward", args)
+        assert np.array_equal(got, want), chain
+    assert streamed >= len(chains[::3])
+
+
+def test_streamed_result_has_no_storage_and_the_reader_holds_the_chain(chains):
+    """A streamed result is read through its op's input (no arena bytes; the input
+    stays live until the reader); the reader's scratch is every stage's ring and
+    depthwise row plus one handed-over row per streamed stage, and it is planned."""
+    from tcc.dialects import train
+    chain = next(c for c in chains if len(c) == 3)
+    text, _ = chain_module(chain)
+    module = _parse(text, "chain")
+    run_pipeline(module, ["train-fuse-bottleneck"], "chain")
+    forward = find_function(module, "forward")
+    ops = [op for op in forward.entry_block.operations if op.name == "train.qbottleneck"]
+    for op in ops:                  # force the whole chain to stream
+        if op is not ops[-1]:
+            op.attributes[train.STREAMED] = ir_unit(module)
+    lives = {l.value: l for l in liveness.lifetimes(forward)}
+    last = ops[-1]
+    for op in ops[:-1]:
+        assert not lives[op.results[0]].in_arena
+    source = lives[forward.entry_block.arguments[0]]
+    position = list(forward.entry_block.operations).index(last)
+    assert source.upper == position + 1
+    geometries = [train.BottleneckGeometry.of(op) for op in ops]
+    want = sum(g.scratch_bytes for g in geometries) + \
+        sum(g.o * g.ow for g in geometries[:-1])
+    assert liveness.scratch_bytes(last) == want and liveness.scratch_bytes(ops[0]) == 0
+    run_pipeline(module, ["plan-memory{function=forward}"], "chain")
+    arena = module.operation.attributes["train.arena_size"].value
+    offset = last.attributes["train.scratch_offset"].value
+    assert offset + want <= arena
+    assert list(ops[0].attributes["train.offsets"]) == [-1]
+
+
+def test_streaming_needs_a_1x1_expansion_and_one_use(chains):
+    from tcc.passes.train_fuse_bottleneck import stream_function
+    chain = next(c for c in chains if len(c) == 2)
+    text, _ = chain_module(chain)
+    # the second block read twice (its input also returned): not streamed
+    result_t = text.split(") -> ", 1)[1].split(" {", 1)[0]
+    p_t = text.split("  %p = train.qconv2d", 1)[1].split(" -> ", 1)[1].split("\n", 1)[0]
+    shared = text.replace(f") -> {result_t} {{", f") -> ({result_t}, {p_t}) {{", 1)
+    shared = shared.replace(f"  return %p1 : {result_t}",
+                            f"  return %p1, %p : {result_t}, {p_t}")
+    module = _parse(shared, "chain")
+    run_pipeline(module, ["train-fuse-bottleneck"], "chain")
+    assert _streamed(module) == 0
+    # a reader without expansion: none
+    single = next(b for b in make_blocks() if b.e is None)
+    module = _parse(block_module(single)[0], "single")
+    run_pipeline(module, ["train-fuse-bottleneck"], "single")
+    assert stream_function(find_function(module, "forward")) == 0
+
+
+def ir_unit(module):
+    from tcc._mlir import ir
+    return ir.UnitAttr.get(module.context)
+
+
 # ---------------------------------------------------------------------------- C
 
 
@@ -314,6 +450,25 @@ def _fused_blocks(blocks):
     return items
 
 
+def _fused_chains(chains):
+    """Fused, streamed chains with every stage streamed (however the pass decides), as
+    (first block renamed, module, arguments, expected output) items."""
+    from tcc._mlir import ir
+    from tcc.dialects import train
+    items = []
+    for chain in chains:
+        text, args = chain_module(chain)
+        module = _parse(text, "chain")
+        run_pipeline(module, ["train-fuse-bottleneck"], "chain")
+        ops = [op for op in find_function(module, "forward").entry_block.operations
+               if op.name == "train.qbottleneck"]
+        for op in ops[:-1]:
+            op.attributes[train.STREAMED] = ir.UnitAttr.get(module.context)
+        (want,) = run_function(module, "forward", args)
+        items.append((replace(chain[0], index=chain[0].index), module, args, np.asarray(want)))
+    return items
+
+
 @needs_gcc
 def test_c_kernel_host_build_equals_interpreter(blocks, tmp_path):
     items = _fused_blocks(blocks)
@@ -322,11 +477,23 @@ def test_c_kernel_host_build_equals_interpreter(blocks, tmp_path):
         assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"
 
 
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or
-                    shutil.which("qemu-system-arm") is None or shutil.which("make") is None,
-                    reason="needs arm-none-eabi-gcc, qemu-system-arm and make")
-def test_c_kernel_in_qemu_equals_interpreter(blocks, tmp_path):
-    items = _fused_blocks(blocks[::QEMU_EVERY])
+@needs_gcc
+def test_c_chains_host_build_equal_interpreter(chains, tmp_path):
+    """Streamed chains (tcc_q_bottleneck_chain_s8) give the interpreter's bits."""
+    items = _fused_chains(chains)
+    outputs = _run_program(items, tmp_path / "host", host=True)
+    for (b, _, _, want), got in zip(items, outputs):
+        assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"
+
+
+needs_qemu = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None
+    or shutil.which("make") is None, reason="needs arm-none-eabi-gcc, qemu-system-arm and make")
+
+
+@needs_qemu
+def test_c_kernel_in_qemu_equals_interpreter(blocks, chains, tmp_path):
+    items = _fused_blocks(blocks[::QEMU_EVERY]) + _fused_chains(chains[::3])
     outputs = _run_program(items, tmp_path / "qemu", host=False)
     for (b, _, _, want), got in zip(items, outputs):
         assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"

@@ -98,6 +98,12 @@ def Train_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getInPlaceAttrName() {
       return ::llvm::StringLiteral("train.in_place");
     }
+    /// Op attribute (unit) on a train.qbottleneck whose one use is the 1x1
+    /// expansion of another: its rows are computed as that op reads them, so
+    /// its result has no storage (--train-fuse-bottleneck).
+    static constexpr ::llvm::StringLiteral getStreamedAttrName() {
+      return ::llvm::StringLiteral("train.streamed");
+    }
     /// Op attribute: the largest |value| of its gradient result in calibration
     /// (f64 >= 0), read by --train-int16-gradients.
     static constexpr ::llvm::StringLiteral getGradRangeAttrName() {
