@@ -505,6 +505,14 @@ def any_order_bound(function: func.FuncOp, **options) -> int:
     return persistent + most
 
 
+def argument_bytes(function: func.FuncOp, **options) -> int:
+    """The arena bytes of the arguments (data inputs, labels, trainable parameters,
+    momentum buffers): all live when the function starts, so no order of its ops and no
+    rewrite that keeps them whole in the arena needs less."""
+    program, _, _ = Program.of(function, **options)
+    return sum(program.sizes[v] for v in range(program.num_args) if program.arena[v])
+
+
 def live_at(function: func.FuncOp, position: int, **options) -> list[Lifetime]:
     """The arena storage live at `position`, one Lifetime per buffer (its owner's),
     largest first."""

@@ -519,6 +519,42 @@ def adjoin_updates(program: liveness.Program, order: list[int], updates: set,
     return order
 
 
+def updates_in_place(program: liveness.Program, order: list[int], updates: set
+                     ) -> list[int]:
+    """Moves each update that cannot overwrite its parameter (an op after it reads the
+    old value, e.g. the layer's input gradient: the update then writes a copy that
+    lives to the end of the step) to right after the last such read, where that lowers
+    the (peak, integral) score."""
+    producer, readers = _edges(program)
+    best = _score(program, order)
+    for u in [i for i in order if i in updates]:
+        live = liveness.analyze(program, order)
+        operands, results = program.ops[u]
+        if not results or results[0] in live.took:
+            continue                                 # in place already
+        parameter = operands[0]
+        views = {v for v, source in program.views.items() if source == parameter}
+        position = {op: k for k, op in enumerate(order)}
+        later = [j for v in views | {parameter} for j in readers.get(v, ())
+                 if j != u and position[j] > position[u]]
+        if not later:
+            continue
+        last = max(later, key=position.__getitem__)
+        block = _block(u, program, producer, readers)
+        if last in block:
+            continue
+        rest, members = _moved(order, block)
+        lo, hi = _window(block, rest, program, producer, readers)
+        k = rest.index(last) + 1
+        if not lo <= k <= hi:
+            continue
+        candidate = rest[:k] + members + rest[k:]
+        score = _score(program, candidate)
+        if score < best:
+            best, order = score, candidate
+    return order
+
+
 # ---------------------------------------------------------------------------------------
 # Choosing a schedule and rewriting the function
 # ---------------------------------------------------------------------------------------
@@ -541,14 +577,15 @@ def candidates(step: func.FuncOp, remat: bool = True) -> tuple[list[Candidate], 
     updates = {i for i, op in enumerate(ir_ops) if op.name in UPDATE_OPS}
     original = _Graph(program, [(i, 0) for i in range(len(program.ops))], {})
     baseline = list(range(len(program.ops)))
+    polished = adjoin_updates(program, polish(program, baseline), updates)
     tried = [("original", original, baseline),
-             ("polished", original, adjoin_updates(program, polish(program, baseline),
-                                                   updates))]
+             ("polished", original, updates_in_place(program, polished, updates))]
     for use_remat in (False, True) if remat else (False,):
         graph = _graph(program, ir_ops, use_remat)
         order = schedule(graph)
         graph, order = merge_copies(graph, order)
         order = adjoin_updates(graph.program, polish(graph.program, order), updates)
+        order = updates_in_place(graph.program, order, updates)
         tried.append(("schedule+remat" if use_remat else "schedule", graph, order))
     preference = {"schedule": 0, "schedule+remat": 1, "polished": 2, "original": 3}
     found = []

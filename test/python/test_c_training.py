@@ -322,9 +322,10 @@ requires_tte = pytest.mark.skipif(
 
 def tte_model(name: str, directory: Path, gradients: str = "float",
               target: str = "cortex-m7", scheme: str | None = None,
-              weight_decay: float = 0.0) -> Trainable:
-    """The TTE model with a 10-class head, its smallest paper scheme, planned; with
-    int16 gradients calibrated on seeded random samples."""
+              weight_decay: float = 0.0, fuse: str = "auto") -> Trainable:
+    """The TTE model with a 10-class head, its smallest paper scheme, planned (frozen
+    bottlenecks fused per `fuse`); with int16 gradients calibrated on seeded random
+    samples."""
     from tcc.compiler.analysis import StepOptions, derive_step
     from tcc.compiler.frontends.tte import import_tte
     from tcc.compiler.parameters import select_parameters
@@ -336,7 +337,8 @@ def tte_model(name: str, directory: Path, gradients: str = "float",
                 str(path))
     forward = find_function(imported.module, "forward")
     parameters = select_parameters(forward, imported.weights, str(path))
-    schedule_and_plan(imported.module, TrainingOptions(target=target, gradients=gradients),
+    schedule_and_plan(imported.module, TrainingOptions(target=target, gradients=gradients,
+                                                       fuse_bottlenecks=fuse),
                       calibrate=lambda module: calibrate_on_random_samples(
                           module, parameters, classes=10, seed=5))
     return Trainable(imported.module, parameters, directory)
@@ -371,6 +373,22 @@ def test_tte_train_step_equals_interpreter(kernel_objects, name, tmp_path):
     model.write_data(inputs, labels)
     program = model.build_host(kernel_objects(PLAIN_FLAGS), PLAIN_FLAGS)
     check_tte_run(name, model, inputs, labels, model.run(program, TTE_STEPS))
+
+
+@needs_gcc
+@requires_tte
+def test_tte_fused_streamed_step_equals_interpreter(kernel_objects, tmp_path):
+    """ProxylessNAS with every frozen bottleneck fused and the stem streamed into the
+    block after it (the smallest plan): the C step equals the interpreter."""
+    name = "proxyless-w0.3"
+    model = tte_model(name, tmp_path / name, fuse="always")
+    step = find_function(model.module, "train_step")
+    assert any(op.name == "train.qbottleneck" and "train.streamed" in op.attributes
+               for op in step.entry_block.operations)
+    inputs, labels = tte_data(model, 2, 13)
+    model.write_data(inputs, labels)
+    program = model.build_host(kernel_objects(PLAIN_FLAGS), PLAIN_FLAGS)
+    check_tte_run(name, model, inputs, labels, model.run(program, 2))
 
 
 @pytest.fixture(scope="module")

@@ -253,6 +253,19 @@ func.func @train_step(
 """
 
 
+def test_argument_bytes_count_the_arena_arguments_and_bound_every_plan():
+    """input 64 B, pos 64 B, its momentum 64 B and target 32 B are in the arena at the
+    start (w is frozen: flash); no order or plan needs less."""
+    module = parse_module(MOMENTUM_MODULE, "both.mlir", new_context())
+    step = find_function(module, "train_step")
+    assert liveness.argument_bytes(step) == 64 + 64 + 64 + 32
+    assert liveness.argument_bytes(step) <= liveness.any_order_bound(step) <= \
+        liveness.lower_bound(step)
+    run_pipeline(module, ["plan-memory"])
+    assert liveness.argument_bytes(step) <= \
+        ir.IntegerAttr(module.operation.attributes["train.arena_size"]).value
+
+
 @pytest.mark.parametrize("order", [["plan-memory", "plan-memory{function=forward}"],
                                    ["plan-memory{function=forward}", "plan-memory"]])
 def test_forward_and_step_share_parameters_in_any_order(order):
