@@ -258,18 +258,31 @@ static LogicalResult verifyScratchOffset(Operation *op,
   return Arena::of(op).check(op, *offset, bytes, "the scratch");
 }
 
+/// `op` as an OpT when `attribute` is a unit attribute on one (`opName`), else
+/// the error naming what is wrong.
+template <typename OpT>
+static FailureOr<OpT> unitAttributeOn(Operation *op, NamedAttribute attribute,
+                                      StringRef opName) {
+  StringRef name = attribute.getName().getValue();
+  auto typed = dyn_cast<OpT>(op);
+  if (!typed)
+    return op->emitError() << "'" << name << "' is only allowed on " << opName;
+  if (!isa<UnitAttr>(attribute.getValue()))
+    return op->emitError() << "'" << name << "' must be a unit attribute, got "
+                           << attribute.getValue();
+  return typed;
+}
+
 /// `train.streamed`: a unit attribute on a train.qbottleneck whose result has
 /// one use, the input of a train.qbottleneck with a 1x1, stride-1, unpadded
 /// expansion (which reads one input row per expanded row).
 static LogicalResult verifyStreamed(Operation *op, NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
-  auto bottleneck = dyn_cast<QBottleneckOp>(op);
-  if (!bottleneck)
-    return op->emitError() << "'" << name
-                           << "' is only allowed on train.qbottleneck";
-  if (!isa<UnitAttr>(attribute.getValue()))
-    return op->emitError() << "'" << name << "' must be a unit attribute, got "
-                           << attribute.getValue();
+  FailureOr<QBottleneckOp> on =
+      unitAttributeOn<QBottleneckOp>(op, attribute, "train.qbottleneck");
+  if (failed(on))
+    return failure();
+  QBottleneckOp bottleneck = *on;
   Value result = bottleneck.getResult();
   if (!result.hasOneUse())
     return op->emitError() << "'" << name
@@ -433,13 +446,11 @@ LogicalResult TrainDialect::verifyRegionResultAttribute(
 /// input gradient has the shape of its dy (the storage it takes over).
 static LogicalResult verifyInPlace(Operation *op, NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
-  auto grad = dyn_cast<Conv2dGradInputOp>(op);
-  if (!grad)
-    return op->emitError() << "'" << name
-                           << "' is only allowed on train.conv2d_grad_input";
-  if (!isa<UnitAttr>(attribute.getValue()))
-    return op->emitError() << "'" << name << "' must be a unit attribute, got "
-                           << attribute.getValue();
+  FailureOr<Conv2dGradInputOp> on =
+      unitAttributeOn<Conv2dGradInputOp>(op, attribute, "train.conv2d_grad_input");
+  if (failed(on))
+    return failure();
+  Conv2dGradInputOp grad = *on;
   if (grad.getGradOutput().getType() != grad.getResult().getType())
     return op->emitError() << "'" << name
                            << "' needs a result of the type of grad_output "

@@ -451,8 +451,8 @@ def _fused_blocks(blocks):
 
 
 def _fused_chains(chains):
-    """Fused, streamed chains with every stage streamed (however the pass decides), as
-    (first block renamed, module, arguments, expected output) items."""
+    """Fused chains with every stage streamed (however the pass decides), as (first
+    block, module, arguments, expected output) items."""
     from tcc._mlir import ir
     from tcc.dialects import train
     items = []
@@ -465,22 +465,15 @@ def _fused_chains(chains):
         for op in ops[:-1]:
             op.attributes[train.STREAMED] = ir.UnitAttr.get(module.context)
         (want,) = run_function(module, "forward", args)
-        items.append((replace(chain[0], index=chain[0].index), module, args, np.asarray(want)))
+        items.append((chain[0], module, args, np.asarray(want)))
     return items
 
 
 @needs_gcc
-def test_c_kernel_host_build_equals_interpreter(blocks, tmp_path):
-    items = _fused_blocks(blocks)
-    outputs = _run_program(items, tmp_path / "host", host=True)
-    for (b, _, _, want), got in zip(items, outputs):
-        assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"
-
-
-@needs_gcc
-def test_c_chains_host_build_equal_interpreter(chains, tmp_path):
-    """Streamed chains (tcc_q_bottleneck_chain_s8) give the interpreter's bits."""
-    items = _fused_chains(chains)
+def test_c_kernel_host_build_equals_interpreter(blocks, chains, tmp_path):
+    """Fused blocks, and streamed chains (tcc_q_bottleneck_chain_s8), give the
+    interpreter's bits."""
+    items = _fused_blocks(blocks) + _fused_chains(chains)
     outputs = _run_program(items, tmp_path / "host", host=True)
     for (b, _, _, want), got in zip(items, outputs):
         assert np.array_equal(got, want), f"{b}: {np.count_nonzero(got != want)} differ"
