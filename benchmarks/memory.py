@@ -20,7 +20,8 @@ three copies of the step:
   band by row band; `tcc --target=cortex-m7` fuses only when the plan would not fit
   the part otherwise, as fusion costs instructions), --train-reorder, --plan-memory;
 - tcc also updates each int8 conv weight as its gradient is computed
-  (--train-fuse-update: no f32 weight gradient) and lets stride-1 depthwise input
+  (--train-fuse-update: no f32 weight gradient, the saved int8 activation read as it
+  is, a few channels dequantized at a time) and lets stride-1 depthwise input
   gradients overwrite their dy (--train-mark-inplace);
 - bound: the liveness lower bound of that schedule (compiler/liveness.py: the most
   arena bytes live at once; no placement of it beats it); gap: (tcc - bound) / bound;

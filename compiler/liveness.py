@@ -41,8 +41,9 @@ to lower the peak) and --plan-memory (which places the storage in one arena):
 
 - *Scratch*: an op that needs working memory while it runs (`scratch_bytes`: the
   ring of expanded rows of a fused `train.qbottleneck`, and those of the bottlenecks
-  streamed into it with one output row each) holds that many arena bytes on [its
-  position, its position + 1), as a temporary of its own.
+  streamed into it with one output row each; the f32 channels a `train.conv2d_qsgd`
+  of an int8 x dequantizes at a time) holds that many arena bytes on [its position,
+  its position + 1), as a temporary of its own.
 
 `live_bytes(function)[t]` is the number of arena bytes live at position t; its
 maximum (`lower_bound`) is the liveness lower bound of the schedule: no placement in
@@ -54,7 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._mlir import ir
-from .._mlir.dialects import func
+from .._mlir.dialects import func, quant
 from ..dialects import train
 from .analysis import element_bytes
 from .memory_plan import Buffer
@@ -79,11 +80,30 @@ VIEWS = frozenset(("train.reshape",))
 DEQUANTIZE = frozenset(("quant.dcast",))
 """int8 -> f32 casts that the reading op can fuse (`fuse_dequantize`)."""
 
+GRAD_WEIGHT_TILE = 4
+"""Input channels of a pointwise weight-gradient block (TCC_GRAD_WEIGHT_TILE)."""
+
+
 def scratch_bytes(op) -> int:
     """Arena bytes `op` needs as a temporary while it runs (0 for most ops)."""
     if op.name == "train.qbottleneck":
         return train.chain_scratch_bytes(op)
+    if op.name == "train.conv2d_qsgd" and dequantizes_input(op):
+        # the f32 x channels one block of weight-gradient sums reads
+        n, c, h, w = train.shape_of(op.operands[2])
+        kh, kw = train.shape_of(op.operands[0])[2:]
+        g = train.ConvGeometry.of(op)
+        pointwise = (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) \
+            and g.groups == 1
+        return 4 * n * h * w * (min(GRAD_WEIGHT_TILE, c) if pointwise else 1)
     return 0
+
+
+def dequantizes_input(op) -> bool:
+    """A train.conv2d_qsgd of a float dy that reads its input x as int8 (a block of
+    it dequantized at a time)."""
+    x, dy = (ir.RankedTensorType(op.operands[i].type).element_type for i in (2, 1))
+    return isinstance(x, quant.QuantizedType) and not isinstance(dy, quant.QuantizedType)
 
 
 MODEL_OPTIONS = {"inplace": True, "fold_constants": True, "fuse_dequantize": "parameters",

@@ -13,8 +13,9 @@ that every code generator then uses as is:
   -1 for a result with no storage (a value computed from frozen parameters alone,
   which a code generator folds into read-only data);
 - each op that needs working memory while it runs (compiler/liveness.scratch_bytes:
-  a fused `train.qbottleneck`'s ring of rows): `train.scratch_offset = N : i64`, the
-  start of its scratch, live only during the op.
+  a fused `train.qbottleneck`'s ring of rows, the f32 channels a `train.conv2d_qsgd`
+  dequantizes from its int8 input): `train.scratch_offset = N : i64`, the start of its
+  scratch, live only during the op.
 
 What is in the arena: data inputs, labels, trainable parameters, momentum buffers and
 every intermediate tensor. Frozen parameters are not (flash on a microcontroller). A

@@ -13,7 +13,10 @@ blocks.12.pointwise1: 147,456 B). This pass rewrites the chain into
     %w2 = train.conv2d_qsgd %w, %dy, %x lr ... qas
 
 whose kernel computes each gradient element and updates its weight at once, so the
-gradient never exists whole (the Tiny Training Engine's in-place update). The
+gradient never exists whole (the Tiny Training Engine's in-place update). Where %x is
+the `quant.dcast` of a per-tensor int8 activation (the one the forward pass saved),
+the fused op reads that activation itself and dequantizes it as it reads it: its f32
+copy (4 bytes per value) no longer exists either. The
 arithmetic is that of the chain: the same gradient sums, the same qsgd rounding, bit
 for bit. A chain is fused when the gradient has no other reader, any padding is at
 offset 0 and, for a padded (partial) gradient, the update has no weight decay (the
@@ -51,9 +54,11 @@ def fuse_updates(function: func.FuncOp) -> int:
             continue
         gradient, padding = chain
         attrs = op.attributes
+        cast = _int8_activation_cast(gradient.operands[1])
+        x = cast.operands[0] if cast is not None else gradient.operands[1]
         with ir.InsertionPoint(op), op.location:
             update = train.conv2d_qsgd(
-                op.operands[0], gradient.operands[0], gradient.operands[1],
+                op.operands[0], gradient.operands[0], x,
                 geometry=train.ConvGeometry.of(gradient), lr=ir.FloatAttr(attrs["lr"]).value,
                 weight_decay=_weight_decay(op), qas="qas" in attrs)
         op.results[0].replace_all_uses_with(update)
@@ -61,8 +66,24 @@ def fuse_updates(function: func.FuncOp) -> int:
         if padding is not None:
             padding.erase()
         gradient.erase()
+        if cast is not None and not list(cast.results[0].uses):
+            cast.erase()
         fused += 1
     return fused
+
+
+def _int8_activation_cast(value: ir.Value):
+    """The `quant.dcast` to f32 of a per-tensor int8 tensor that defines `value`, or
+    None."""
+    if not isinstance(value, ir.OpResult) or value.owner.name != "quant.dcast":
+        return None
+    cast = value.owner
+    source = ir.RankedTensorType(cast.operands[0].type).element_type
+    target = ir.RankedTensorType(value.type).element_type
+    if not isinstance(source, quant.UniformQuantizedType) or \
+            ir.IntegerType(source.storage_type).width != 8 or not isinstance(target, ir.F32Type):
+        return None
+    return cast
 
 
 def _chain(update) -> tuple | None:

@@ -141,8 +141,11 @@ def gradient_ops(function: func.FuncOp) -> list:
 
 
 def _int8_source(op, position: int) -> ir.Value:
-    """The int8 value a float operand dequantizes (`quant.dcast`)."""
+    """The int8 value a float operand dequantizes (`quant.dcast`), or the operand if
+    it is int8 already."""
     value = op.operands[position]
+    if isinstance(ir.RankedTensorType(value.type).element_type, quant.QuantizedType):
+        return value
     owner = value.owner
     if isinstance(owner, ir.Block) or owner.name != "quant.dcast":
         raise _error(op, f"needs operand #{position} as a dequantized int8 tensor "
@@ -184,7 +187,7 @@ def int16_gradients(function: func.FuncOp, headroom: float = 2.0) -> int:
     for op in ops:
         for position in INT8_OPERANDS.get(op.name, ()):
             source = _int8_source(op, position)
-            if op.operands[position] not in dead:
+            if source != op.operands[position] and op.operands[position] not in dead:
                 dead.append(op.operands[position])
             op.operands[position] = source
         if op.name in CONSUMERS:

@@ -238,10 +238,16 @@ def _weight_quantization(op, element) -> dict:
 
 def _conv2d_qsgd(op, args):
     """train.conv2d_qsgd: the reference weight gradient of the weight's first channels,
-    then train.qsgd of that part of the weight; its other channels keep their values."""
+    then train.qsgd of that part of the weight; its other channels keep their values.
+    An int8 input is read as quant.dcast gives it (to dy's float type)."""
     shape = train.conv2d_qsgd_gradient_shape(op)
     g = train.ConvGeometry.of(op)
-    grad = ref.conv2d_grad_weight(args[1], args[2], weight_shape=shape, stride=g.stride,
+    x = args[2]
+    element = _element_type(op.operands[2])
+    if isinstance(element, quant.QuantizedType):
+        dtype = np.float64 if str(_element_type(op.operands[1])) == "f64" else np.float32
+        x = qo.dequantize(x, **_quant_params(op, element), dtype=dtype)
+    grad = ref.conv2d_grad_weight(args[1], x, weight_shape=shape, stride=g.stride,
                                   padding=g.padding, dilation=g.dilation, groups=g.groups)
     quantization = _weight_quantization(op, _element_type(op.operands[0]))
     axis = quantization["axis"]

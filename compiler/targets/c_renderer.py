@@ -24,6 +24,7 @@ from ..._mlir.dialects import func, quant
 from ...dialects import train
 from ...runtime import quantized_training
 from ...runtime.quantized_ops import mask_interval
+from .. import liveness
 from ..errors import UnsupportedError, format_location
 from ..source import find_function
 from . import c_fixed_point_ops
@@ -803,9 +804,23 @@ class CRenderer:
                                    "taps)", format_location(op.location))
         lines, _ = self._qsgd_params(op, shape)
         p = conv_params(op, dims(op.operands[2]), shape, dims(op.operands[1]))
-        return lines + [f"  static const tcc_conv2d_params p = {p};",
-                        f"  tcc_conv2d_grad_weight_qsgd_s8({args[1]}, {args[2]}, {result}, "
-                        "&p, &q);", "}"]
+        lines.append(f"  static const tcc_conv2d_params p = {p};")
+        if not liveness.dequantizes_input(op):
+            return lines + [f"  tcc_conv2d_grad_weight_qsgd_s8({args[1]}, {args[2]}, "
+                            f"{result}, &p, &q);", "}"]
+        # x int8: each value as quant.dcast gives it, (q - z) * s in double, as float
+        from ...passes.plan_memory import SCRATCH_OFFSET
+        scale, zp, _ = _quantization(op.operands[2], format_location(op.location))
+        table = ((np.arange(-128, 128, dtype=np.float64) - zp) * scale[0]).astype(np.float32)
+        if SCRATCH_OFFSET not in op.attributes:
+            raise UnsupportedError(f"'{op.name}' of an int8 input has no planned scratch "
+                                   f"({SCRATCH_OFFSET}): run --plan-memory",
+                                   format_location(op.location))
+        offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
+        return lines + ["  " + line for line in self._array("static const float table",
+                                                            table, "f32")] + [
+            f"  tcc_conv2d_grad_weight_qsgd_s8x({args[1]}, {args[2]}, table, "
+            f"TCC_F32({offset}), {result}, &p, &q);", "}"]
 
     def _qsgd_params(self, op, shape: list[int]) -> tuple[list[str], str]:
         """The opening of an update's block up to `q`, its tcc_qsgd_params, for the

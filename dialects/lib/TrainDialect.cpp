@@ -235,15 +235,32 @@ static LogicalResult verifyScratchOffset(Operation *op,
                                          NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
   auto bottleneck = dyn_cast<QBottleneckOp>(op);
-  if (!bottleneck)
+  auto update = dyn_cast<Conv2dQSGDOp>(op);
+  bool dequantizes =
+      update && isa<quant::QuantizedType>(
+                    cast<RankedTensorType>(update.getInput().getType()).getElementType()) &&
+      isa<FloatType>(
+          cast<RankedTensorType>(update.getGradOutput().getType()).getElementType());
+  if (!bottleneck && !dequantizes)
     return op->emitError() << "'" << name
                            << "' is only allowed on ops that need scratch "
-                              "(train.qbottleneck)";
+                              "(train.qbottleneck, a train.conv2d_qsgd of an "
+                              "int8 input and a float grad_output)";
   std::optional<int64_t> offset = i64Value(attribute.getValue());
   if (!offset || *offset < 0)
     return op->emitError() << "'" << name
                            << "' must be an i64 byte offset >= 0, got "
                            << attribute.getValue();
+  if (update) {
+    // The dequantized x channels one block of sums reads (liveness.scratch_bytes).
+    ArrayRef<int64_t> x = shapeOf(update.getInput()), w = shapeOf(update.getParam());
+    bool pointwise = w[2] == 1 && w[3] == 1 && update.getGroups() == 1 &&
+                     llvm::all_of(update.getStride(), [](int64_t v) { return v == 1; }) &&
+                     llvm::all_of(update.getPadding(), [](int64_t v) { return v == 0; });
+    int64_t channels = pointwise ? std::min<int64_t>(4, x[1]) : 1;
+    return Arena::of(op).check(op, *offset, 4 * channels * x[0] * x[2] * x[3],
+                               "the scratch");
+  }
   int64_t bytes = 0;
   for (QBottleneckOp stage = bottleneck; stage; stage = streamedSource(stage)) {
     if (stage.getExpandStride().size() != 2 ||

@@ -1029,17 +1029,20 @@ LogicalResult Conv2dQSGDOp::verify() {
       failed(verifyOperandsOfRank(*this,
                                   {{getGradOutput(), "grad_output"},
                                    {getInput(), "input"}},
-                                  4, !isFixedGradient(getGradOutput()))) ||
+                                  4, !isFixedGradient(getGradOutput()) &&
+                                         !isa<quant::QuantizedType>(
+                                             tensorType(getInput()).getElementType()))) ||
       failed(verifyLearningRate(*this, getLr(), getWeightDecay())))
     return failure();
   if (getShift() && !isFixedGradient(getGradOutput()))
     return emitOpError() << "expected an int16 fixed-point grad_output with a 'shift'";
-  // int16 fixed-point dy: x is the int8 activation itself.
-  if (isFixedGradient(getGradOutput()) &&
-      !isa<quant::UniformQuantizedType>(tensorType(getInput()).getElementType()))
+  // int16 fixed-point dy: x is the int8 activation itself; an f32 dy may read it
+  // too (dequantized as it is read, as quant.dcast rounds it).
+  Type xElement = tensorType(getInput()).getElementType();
+  if (isFixedGradient(getGradOutput()) && !isa<quant::UniformQuantizedType>(xElement))
     return emitOpError() << "expected a per-tensor int8 input with an int16 "
                             "fixed-point grad_output, got "
-                         << tensorType(getInput()).getElementType();
+                         << xElement;
   ArrayRef<int64_t> weight = shapeOf(getParam());
   ArrayRef<int64_t> dy = shapeOf(getGradOutput()), x = shapeOf(getInput());
   int64_t groups = getGroups();

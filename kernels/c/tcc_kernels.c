@@ -172,7 +172,7 @@ void tcc_conv2d_w_f32(const float *x, const tcc_weight *w, const float *b, float
 /* Register tiles of TCC_TILE x TCC_TILE outputs: each output keeps one float
  * accumulator in a register and adds its terms in the reference order, so
  * results equal the plain loops bit for bit. */
-#define TCC_TILE 4
+#define TCC_TILE TCC_GRAD_WEIGHT_TILE /* tcc_kernels.h */
 /* Output channels of a weight block staged as float (TCC_TILE columns each). */
 #define TCC_OC_CHUNK 256
 #if defined(__GNUC__)
@@ -498,6 +498,32 @@ void tcc_conv2d_grad_weight_f32(const float *dy, const float *x, float *dw,
   tcc_conv2d_grad_weight_to(dy, x, dw, p, NULL);
 }
 
+/* The taps of weight (oc, ci) (group g = oc / (O / G)) into dwc: x_channel holds x's
+ * channel g * C/G + ci of image 0, image n at x_channel + n * image. */
+static void tcc_grad_weight_taps(const float *dy, const float *x_channel, int32_t image,
+                                 int32_t oc, const tcc_conv2d_params *p, float *dwc) {
+  for (int32_t ky = 0; ky < p->kh; ++ky) {
+    int32_t i0, i1;
+    tcc_valid_range(p->h, p->oh, p->stride_h, p->pad_h, ky * p->dil_h, &i0, &i1);
+    for (int32_t kx = 0; kx < p->kw; ++kx) {
+      int32_t j0, j1;
+      tcc_valid_range(p->w, p->ow, p->stride_w, p->pad_w, kx * p->dil_w, &j0, &j1);
+      float acc = 0.0f;
+      for (int32_t n = 0; n < p->n; ++n) {
+        const float *dyc = dy + (n * p->o + oc) * p->oh * p->ow;
+        const float *xc = x_channel + n * image;
+        for (int32_t i = i0; i < i1; ++i) {
+          const float *xr = xc + (i * p->stride_h - p->pad_h + ky * p->dil_h) * p->w +
+                            kx * p->dil_w - p->pad_w;
+          const float *dyr = dyc + i * p->ow;
+          for (int32_t j = j0; j < j1; ++j) acc += dyr[j] * xr[j * p->stride_w];
+        }
+      }
+      dwc[ky * p->kw + kx] = acc;
+    }
+  }
+}
+
 void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
                                const tcc_conv2d_params *p, const tcc_dw_sink *sink) {
   if (tcc_is_pointwise(p)) {
@@ -513,27 +539,57 @@ void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
     for (int32_t ci = 0; ci < cg; ++ci) {
       /* The taps of (oc, ci): into dw, or into t for the sink. */
       float *dwc = sink == NULL ? dw + (oc * cg + ci) * taps : t;
-      for (int32_t ky = 0; ky < p->kh; ++ky) {
-        int32_t i0, i1;
-        tcc_valid_range(p->h, p->oh, p->stride_h, p->pad_h, ky * p->dil_h, &i0, &i1);
-        for (int32_t kx = 0; kx < p->kw; ++kx) {
-          int32_t j0, j1;
-          tcc_valid_range(p->w, p->ow, p->stride_w, p->pad_w, kx * p->dil_w, &j0, &j1);
-          float acc = 0.0f;
-          for (int32_t n = 0; n < p->n; ++n) {
-            const float *dyc = dy + (n * p->o + oc) * p->oh * p->ow;
-            const float *xc = x + (n * p->c + g * cg + ci) * p->h * p->w;
-            for (int32_t i = i0; i < i1; ++i) {
-              const float *xr = xc + (i * p->stride_h - p->pad_h + ky * p->dil_h) * p->w +
-                                kx * p->dil_w - p->pad_w;
-              const float *dyr = dyc + i * p->ow;
-              for (int32_t j = j0; j < j1; ++j) acc += dyr[j] * xr[j * p->stride_w];
-            }
-          }
-          dwc[ky * p->kw + kx] = acc;
-        }
-      }
+      tcc_grad_weight_taps(dy, x + (g * cg + ci) * p->h * p->w, p->c * p->h * p->w, oc, p,
+                           dwc);
       if (sink != NULL) sink->put(sink, t, taps, (oc * cg + ci) * taps, taps, 1, taps);
+    }
+  }
+}
+
+/* Channels [c0, c0 + count) of every image of an int8 x into out ([n][count][hw]) as
+ * floats through table (table[q + 128] is q dequantized). */
+static void tcc_dequantize_channels(const int8_t *x, const float *table, int32_t n,
+                                    int32_t c, int32_t hw, int32_t c0, int32_t count,
+                                    float *out) {
+  for (int32_t b = 0; b < n; ++b)
+    for (int32_t k = 0; k < count; ++k) {
+      const int8_t *src = x + ((int32_t)b * c + c0 + k) * hw;
+      float *dst = out + ((int32_t)b * count + k) * hw;
+      for (int32_t i = 0; i < hw; ++i) dst[i] = table[src[i] + 128];
+    }
+}
+
+void tcc_conv2d_grad_weight_s8x_to(const float *dy, const int8_t *x, const float *table,
+                                   float *scratch, const tcc_conv2d_params *p,
+                                   const tcc_dw_sink *sink) {
+  const int32_t hw = p->h * p->w;
+  if (tcc_is_pointwise(p)) {
+    float t[TCC_TILE * TCC_TILE];
+    for (int32_t c0 = 0; c0 < p->c; c0 += TCC_TILE) {
+      const int32_t cb = p->c - c0 < TCC_TILE ? p->c - c0 : TCC_TILE;
+      tcc_dequantize_channels(x, table, p->n, p->c, hw, c0, cb, scratch);
+      for (int32_t oc0 = 0; oc0 < p->o; oc0 += TCC_TILE) {
+        const int32_t ob = p->o - oc0 < TCC_TILE ? p->o - oc0 : TCC_TILE;
+        const float *d = dy + oc0 * hw;
+        if (ob == TCC_TILE && cb == TCC_TILE)
+          tcc_grad_weight_tile44(d, scratch, p->n, p->o * hw, cb * hw, hw, t, TCC_TILE);
+        else
+          tcc_grad_weight_tile(d, scratch, p->n, p->o * hw, cb * hw, hw, t, TCC_TILE, ob, cb);
+        sink->put(sink, t, TCC_TILE, oc0 * p->c + c0, p->c, ob, cb);
+      }
+    }
+    return;
+  }
+  const int32_t cg = p->c / p->groups;
+  const int32_t og = p->o / p->groups;
+  const int32_t taps = p->kh * p->kw;
+  float t[TCC_MAX_TAPS];
+  for (int32_t channel = 0; channel < p->c; ++channel) {
+    const int32_t g = channel / cg, ci = channel % cg;
+    tcc_dequantize_channels(x, table, p->n, p->c, hw, channel, 1, scratch);
+    for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
+      tcc_grad_weight_taps(dy, scratch, hw, oc, p, t);
+      sink->put(sink, t, taps, (oc * cg + ci) * taps, taps, 1, taps);
     }
   }
 }

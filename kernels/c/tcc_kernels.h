@@ -87,6 +87,18 @@ typedef struct tcc_dw_sink {
 void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
                                const tcc_conv2d_params *p, const tcc_dw_sink *sink);
 
+/* tcc_conv2d_grad_weight_to into `sink` (not NULL) with an int8 x read through
+ * `table` (table[q + 128]: q as quant.dcast dequantizes it): the x channels a block
+ * of sums reads (a tile of TCC_GRAD_WEIGHT_TILE for a pointwise conv, else one) are
+ * dequantized into scratch first (TCC_GRAD_WEIGHT_S8X_SCRATCH floats); the sums are
+ * those of the float x, in the same order. */
+void tcc_conv2d_grad_weight_s8x_to(const float *dy, const int8_t *x, const float *table,
+                                   float *scratch, const tcc_conv2d_params *p,
+                                   const tcc_dw_sink *sink);
+#define TCC_GRAD_WEIGHT_TILE 4
+#define TCC_GRAD_WEIGHT_S8X_SCRATCH(n, hw, pointwise) \
+  ((pointwise) ? TCC_GRAD_WEIGHT_TILE * (n) * (hw) : (n) * (hw))
+
 /* y[i] = a[i] + b[i]; y may alias a or b. */
 void tcc_add_f32(const float *a, const float *b, float *y, int32_t size);
 

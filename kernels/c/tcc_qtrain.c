@@ -74,6 +74,13 @@ void tcc_conv2d_grad_weight_qsgd_s8(const float *dy, const float *x, int8_t *par
   tcc_conv2d_grad_weight_to(dy, x, NULL, p, &sink.sink);
 }
 
+void tcc_conv2d_grad_weight_qsgd_s8x(const float *dy, const int8_t *x, const float *table,
+                                     float *scratch, int8_t *param,
+                                     const tcc_conv2d_params *p, const tcc_qsgd_params *q) {
+  const tcc_qsgd_sink sink = {{tcc_qsgd_put}, param, q};
+  tcc_conv2d_grad_weight_s8x_to(dy, x, table, scratch, p, &sink.sink);
+}
+
 void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,
                   const tcc_qsgd_params *q) {
   const float decay = q->decay, zp = (float)q->zp;

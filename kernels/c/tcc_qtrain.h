@@ -50,6 +50,11 @@ void tcc_qsgd_s8(int8_t *param, const float *grad, int32_t size, const tcc_qsgd_
  * bits as the two kernels in sequence, without the f32 gradient. */
 void tcc_conv2d_grad_weight_qsgd_s8(const float *dy, const float *x, int8_t *param,
                                     const tcc_conv2d_params *p, const tcc_qsgd_params *q);
+/* The same with an int8 x read through `table` and `scratch`
+ * (tcc_conv2d_grad_weight_s8x_to): no f32 copy of x. */
+void tcc_conv2d_grad_weight_qsgd_s8x(const float *dy, const int8_t *x, const float *table,
+                                     float *scratch, int8_t *param,
+                                     const tcc_conv2d_params *p, const tcc_qsgd_params *q);
 
 /* int32 biases, updated in place; the rounding of p - step is exact for any
  * int32 p (the float step is split into integer and fraction). */

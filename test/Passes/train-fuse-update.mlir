@@ -68,3 +68,30 @@ func.func @not_fused(%w: tensor<3x4x1x1x!w>, %v: tensor<3x2x1x1x!w>,
       : (tensor<3x2x1x1x!w>, tensor<3x2x1x1xf32>) -> tensor<3x2x1x1x!w>
   return %u, %t, %h : tensor<3x4x1x1x!w>, tensor<3x2x1x1x!w>, tensor<3x2x1x1xf32>
 }
+
+// -----
+
+// x the dequantized int8 activation: the fused op reads the activation itself (no
+// f32 copy); a cast another op still reads stays for it.
+!w = !quant.uniform<i8:f32:0, {1.0e-2, 2.0e-2}>
+!a = !quant.uniform<i8:f32, 5.0e-2:-3>
+// CHECK-LABEL: func.func @int8_activation(
+// CHECK-SAME: %[[X8:[^:]*]]: tensor<1x3x8x8x!quant.uniform<i8:f32, 5.000000e-02:-3>>
+// CHECK-NOT: quant.dcast
+// CHECK: %[[U:.*]] = train.conv2d_qsgd %{{.*}}, %{{.*}}, %[[X8]] stride [2, 2] padding [1, 1] lr 5.000000e-02 :
+// CHECK: %[[V:.*]] = train.conv2d_qsgd %{{.*}}, %{{.*}}, %[[X8]] stride [2, 2] padding [1, 1] lr 5.000000e-02 :
+// CHECK: return %[[U]], %[[V]]
+func.func @int8_activation(%w: tensor<2x3x3x3x!w>, %v: tensor<2x3x3x3x!w>,
+                           %dy: tensor<1x2x4x4xf32>, %x8: tensor<1x3x8x8x!a>)
+    -> (tensor<2x3x3x3x!w>, tensor<2x3x3x3x!w>) {
+  %x = quant.dcast %x8 : tensor<1x3x8x8x!a> to tensor<1x3x8x8xf32>
+  %g = train.conv2d_grad_weight %dy, %x stride [2, 2] padding [1, 1]
+      : (tensor<1x2x4x4xf32>, tensor<1x3x8x8xf32>) -> tensor<2x3x3x3xf32>
+  %u = train.qsgd %w, %g lr 0.05
+      : (tensor<2x3x3x3x!w>, tensor<2x3x3x3xf32>) -> tensor<2x3x3x3x!w>
+  %h = train.conv2d_grad_weight %dy, %x stride [2, 2] padding [1, 1]
+      : (tensor<1x2x4x4xf32>, tensor<1x3x8x8xf32>) -> tensor<2x3x3x3xf32>
+  %t = train.qsgd %v, %h lr 0.05
+      : (tensor<2x3x3x3x!w>, tensor<2x3x3x3xf32>) -> tensor<2x3x3x3x!w>
+  return %u, %t : tensor<2x3x3x3x!w>, tensor<2x3x3x3x!w>
+}

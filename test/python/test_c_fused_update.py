@@ -2,7 +2,9 @@
 train.conv2d_qsgd) against the two kernels it fuses, tcc_conv2d_grad_weight_f32
 then tcc_qsgd_s8: the same int8 weights bit for bit, for pointwise convs (4 x 4
 tiles and their ragged edges), strided and padded 3x3, depthwise and grouped convs,
-per-tensor and per-channel coefficients, dead channels and weight decay.
+per-tensor and per-channel coefficients, dead channels and weight decay; and with an
+int8 x read through its dequantization table (tcc_conv2d_grad_weight_qsgd_s8x, a
+block of channels in scratch at a time), against the same kernels on x dequantized.
 """
 import ctypes
 import shutil
@@ -38,7 +40,9 @@ def lib(tmp_path_factory):
             "tcc_conv2d_grad_weight_f32": [F32P, F32P, F32P, params],
             "tcc_qsgd_s8": [I8P, F32P, ctypes.c_int32, ctypes.POINTER(QsgdParams)],
             "tcc_conv2d_grad_weight_qsgd_s8": [F32P, F32P, I8P, params,
-                                               ctypes.POINTER(QsgdParams)]}.items():
+                                               ctypes.POINTER(QsgdParams)],
+            "tcc_conv2d_grad_weight_qsgd_s8x": [F32P, I8P, F32P, F32P, I8P, params,
+                                                ctypes.POINTER(QsgdParams)]}.items():
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = argtypes, None
     return lib
@@ -57,11 +61,16 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("per_channel", [True, False])
 @pytest.mark.parametrize("decay", [0.0, 0.01])
-def test_fused_update_equals_gradient_then_update(lib, case, per_channel, decay):
+@pytest.mark.parametrize("int8_x", [False, True])
+def test_fused_update_equals_gradient_then_update(lib, case, per_channel, decay, int8_x):
     shape = dict(CASES[case])
     p = make_params(**shape)
     rng = np.random.default_rng(len(case) + 7 * per_channel)
     x = rng.standard_normal((p.n, p.c, p.h, p.w)).astype(np.float32)
+    if int8_x:      # x as quant.dcast gives it: (q - z) * s in float64, to float32
+        x8 = rng.integers(-128, 128, x.shape).astype(np.int8)
+        table = ((np.arange(-128, 128) - 5) * 0.0371).astype(np.float32)
+        x = table[x8.astype(np.int32) + 128]
     dy = rng.standard_normal((p.n, p.o, p.oh, p.ow)).astype(np.float32)
     w = rng.integers(-128, 128, (p.o, p.c // p.groups, p.kh, p.kw)).astype(np.int8)
     channels = p.o if per_channel else 1
@@ -79,9 +88,19 @@ def test_fused_update_equals_gradient_then_update(lib, case, per_channel, decay)
     lib.tcc_qsgd_s8(expected.ctypes.data_as(I8P), grad.ctypes.data_as(F32P), w.size,
                     ctypes.byref(q))
     fused = w.copy()
-    lib.tcc_conv2d_grad_weight_qsgd_s8(dy.ctypes.data_as(F32P), x.ctypes.data_as(F32P),
-                                       fused.ctypes.data_as(I8P), ctypes.byref(p),
-                                       ctypes.byref(q))
+    if int8_x:
+        pointwise = (p.kh, p.kw) == (1, 1) and p.groups == 1 and p.stride_h == 1 and \
+            p.pad_h == 0
+        scratch = np.full((min(4, p.c) if pointwise else 1) * p.n * p.h * p.w, np.nan,
+                          np.float32)
+        lib.tcc_conv2d_grad_weight_qsgd_s8x(
+            dy.ctypes.data_as(F32P), x8.ctypes.data_as(I8P), table.ctypes.data_as(F32P),
+            scratch.ctypes.data_as(F32P), fused.ctypes.data_as(I8P), ctypes.byref(p),
+            ctypes.byref(q))
+    else:
+        lib.tcc_conv2d_grad_weight_qsgd_s8(dy.ctypes.data_as(F32P), x.ctypes.data_as(F32P),
+                                           fused.ctypes.data_as(I8P), ctypes.byref(p),
+                                           ctypes.byref(q))
     assert (expected != w).mean() > 0.3          # the update did change most weights
     np.testing.assert_array_equal(fused, expected)
     if dead is not None and dead.any():

@@ -76,3 +76,41 @@ func.func @weight_axis_1(%w: tensor<2x3x1x1x!w>, %dy: tensor<1x2x2x2xf32>,
       : (tensor<2x3x1x1x!w>, tensor<1x2x2x2xf32>, tensor<1x3x2x2xf32>) -> tensor<2x3x1x1x!w>
   return %u : tensor<2x3x1x1x!w>
 }
+
+// -----
+
+!w = !quant.uniform<i8:f32:0, {1.0e-2, 2.0e-2}>
+!a = !quant.uniform<i8:f32:1, {1.0e-2, 2.0e-2, 3.0e-2}>
+func.func @per_axis_int8_input(%w: tensor<2x3x1x1x!w>, %dy: tensor<1x2x2x2xf32>,
+                               %x: tensor<1x3x2x2x!a>) -> tensor<2x3x1x1x!w> {
+  // expected-error @+1 {{'train.conv2d_qsgd' op operand #2 must be ranked tensor of floating-point or per-tensor int8 quantized type or int16 fixed-point gradient type values, but got 'tensor<1x3x2x2x!quant.uniform<i8:f32:1, {1.000000e-02,2.000000e-02,3.000000e-02}>>'}}
+  %u = train.conv2d_qsgd %w, %dy, %x lr 0.1
+      : (tensor<2x3x1x1x!w>, tensor<1x2x2x2xf32>, tensor<1x3x2x2x!a>) -> tensor<2x3x1x1x!w>
+  return %u : tensor<2x3x1x1x!w>
+}
+
+// -----
+
+!w = !quant.uniform<i8:f32:0, {1.0e-2, 2.0e-2}>
+!a = !quant.uniform<i8:f32, 5.0e-2:-3>
+module attributes {train.arena_size = 64 : i64, train.arena_alignment = 16 : i64} {
+  func.func @scratch_outside_the_arena(%w: tensor<2x3x1x1x!w>, %dy: tensor<1x2x2x2xf32>,
+                                       %x: tensor<1x3x2x2x!a>) -> tensor<2x3x1x1x!w> {
+    // 3 channels (at most a tile of 4) x 2 x 2 floats = 48 bytes at 32 end at 80.
+    // expected-error @+1 {{the scratch (48 bytes at offset 32) does not fit in the arena of 64 bytes}}
+    %u = train.conv2d_qsgd %w, %dy, %x lr 0.1 {train.scratch_offset = 32 : i64}
+        : (tensor<2x3x1x1x!w>, tensor<1x2x2x2xf32>, tensor<1x3x2x2x!a>) -> tensor<2x3x1x1x!w>
+    return %u : tensor<2x3x1x1x!w>
+  }
+}
+
+// -----
+
+!w = !quant.uniform<i8:f32:0, {1.0e-2, 2.0e-2}>
+func.func @scratch_of_a_float_input(%w: tensor<2x3x1x1x!w>, %dy: tensor<1x2x2x2xf32>,
+                                    %x: tensor<1x3x2x2xf32>) -> tensor<2x3x1x1x!w> {
+  // expected-error @+1 {{'train.scratch_offset' is only allowed on ops that need scratch (train.qbottleneck, a train.conv2d_qsgd of an int8 input and a float grad_output)}}
+  %u = train.conv2d_qsgd %w, %dy, %x lr 0.1 {train.scratch_offset = 0 : i64}
+      : (tensor<2x3x1x1x!w>, tensor<1x2x2x2xf32>, tensor<1x3x2x2xf32>) -> tensor<2x3x1x1x!w>
+  return %u : tensor<2x3x1x1x!w>
+}

@@ -31,3 +31,15 @@ func.func @first_channels(%w: tensor<6x8x1x1x!t>, %dy: tensor<1x3x2x2xf32>,
       : (tensor<6x8x1x1x!t>, tensor<1x3x2x2xf32>, tensor<1x5x2x2xf32>) -> tensor<6x8x1x1x!t>
   return %u : tensor<6x8x1x1x!t>
 }
+
+// An int8 activation as the input: read dequantized, as quant.dcast gives it.
+!a = !quant.uniform<i8:f32, 5.0e-2:-3>
+// CHECK-LABEL: func.func @int8_input(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<1x5x2x2x!quant.uniform<i8:f32, 5.000000e-02:-3>>
+func.func @int8_input(%w: tensor<6x8x1x1x!t>, %dy: tensor<1x3x2x2xf32>,
+                      %x: tensor<1x5x2x2x!a>) -> tensor<6x8x1x1x!t> {
+  // CHECK: train.conv2d_qsgd %{{.*}}, %{{.*}}, %[[X]] lr 5.000000e-01 : (tensor<6x8x1x1x!quant.uniform<i8:f32, 5.000000e-02>>, tensor<1x3x2x2xf32>, tensor<1x5x2x2x!quant.uniform<i8:f32, 5.000000e-02:-3>>)
+  %u = train.conv2d_qsgd %w, %dy, %x lr 0.5
+      : (tensor<6x8x1x1x!t>, tensor<1x3x2x2xf32>, tensor<1x5x2x2x!a>) -> tensor<6x8x1x1x!t>
+  return %u : tensor<6x8x1x1x!t>
+}

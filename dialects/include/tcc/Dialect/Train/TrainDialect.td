@@ -88,7 +88,8 @@ def Train_Dialect : Dialect {
       return ::llvm::StringLiteral("train.offset");
     }
     /// Op attribute: byte offset (i64 >= 0) of the arena scratch an op needs
-    /// while it runs (the row ring of a train.qbottleneck).
+    /// while it runs (the row ring of a train.qbottleneck, the dequantized
+    /// input channels of a train.conv2d_qsgd of an int8 input).
     static constexpr ::llvm::StringLiteral getScratchOffsetAttrName() {
       return ::llvm::StringLiteral("train.scratch_offset");
     }

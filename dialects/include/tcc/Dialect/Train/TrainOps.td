@@ -904,6 +904,8 @@ def Train_Conv2dQSGDOp : Train_Op<"conv2d_qsgd", [Pure]> {
     channels keep their values, so a partial gradient takes no weight decay.
     That is, with G = conv2d_grad_weight(dy, x) zero-padded to the weight's shape:
     result = qsgd(param, G), as runtime/quantized_training.py computes it.
+    `input` may be the per-tensor int8 activation itself: it is read dequantized,
+    exactly as quant.dcast rounds it, and no f32 copy of it exists.
 
     ```mlir
     %w2 = train.conv2d_qsgd %w, %dy, %x stride [2, 2] padding [1, 1] lr 0.00999999977 qas
