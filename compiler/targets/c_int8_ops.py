@@ -122,8 +122,9 @@ class Streamed:
 def _qbottleneck(op, a, r):
     """tcc_q_bottleneck_s8_inline over the op's planned arena scratch
     (`train.scratch_offset`, --plan-memory) and a stack column buffer; with
-    bottlenecks streamed into it, tcc_q_bottleneck_chain_s8 over one tcc_q_stage each,
-    their rings and handed-over rows laid out in the scratch after the op's own."""
+    bottlenecks streamed into it, tcc_q_bottleneck_pair_s8_inline (one) or
+    tcc_q_bottleneck_chain_s8 (more) over one tcc_q_stage each, their rings and
+    handed-over rows laid out in the scratch after the op's own."""
     from ...passes.plan_memory import SCRATCH_OFFSET
     where = format_location(op.location)
     if SCRATCH_OFFSET not in op.attributes:
@@ -155,11 +156,16 @@ def _qbottleneck(op, a, r):
     if len(stages) == 1:
         return lines + [f"  tcc_q_bottleneck_s8_inline({a[0]}, {_weights(op, a)}, {r}, s0, "
                         f"rq0_e, rq0_d, rq0_p, TCC_I8({offset}), scratch);", "}"]
+    pair = len(stages) == 2         # all inlined: constant shapes
     for k, (stage, args) in enumerate(stages):
         x = "NULL" if k else args[0]
-        source = f"&st{k - 1}, TCC_I8({arenas[f'row{k - 1}']})" if k else "NULL, NULL"
+        source = f"&st{k - 1}, TCC_I8({arenas[f'row{k - 1}']})" if k and not pair else \
+            "NULL, NULL"
         lines.append(f"  tcc_q_stage st{k} = {{{x}, {_weights(stage, args, order='stage')}, "
                      f"s{k}, rq{k}_e, rq{k}_d, rq{k}_p, TCC_I8({arenas[k]}), {source}, 0}};")
+    if pair:
+        return lines + [f"  tcc_q_bottleneck_pair_s8_inline({stages[0][1][0]}, st0, st1, "
+                        f"TCC_I8({arenas['row0']}), {r}, scratch);", "}"]
     return lines + [f"  tcc_q_bottleneck_chain_s8({stages[0][1][0]}, &st{len(stages) - 1}, "
                     f"{r}, scratch);", "}"]
 

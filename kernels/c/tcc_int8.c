@@ -44,7 +44,17 @@ void tcc_q_bottleneck_s8(const int8_t *x, const int8_t *we, const int32_t *be,
 
 void tcc_q_bottleneck_row(tcc_q_stage *st, int32_t i, int8_t *y, int32_t plane,
                           int16_t *scratch) {
-  tcc_q_bottleneck_row_inline(st, i, y, plane, scratch);
+  if (st->source == NULL) {
+    tcc_q_bottleneck_row_inline(st, i, y, plane, scratch);
+    return;
+  }
+  int32_t from, to;
+  tcc_q_bottleneck_window(st, i, &from, &to);
+  for (int32_t r = from; r < to; ++r) {
+    tcc_q_bottleneck_row(st->source, r, st->source_row, st->source->s.ow, scratch);
+    tcc_q_bottleneck_expand_row(st, r, st->source_row, st->source->s.ow, scratch);
+  }
+  tcc_q_bottleneck_finish_row(st, i, y, plane, scratch);
 }
 
 void tcc_q_bottleneck_chain_s8(const int8_t *x, tcc_q_stage *last, int8_t *y,

@@ -794,48 +794,64 @@ typedef struct tcc_q_stage {
 void tcc_q_bottleneck_row(tcc_q_stage *st, int32_t i, int8_t *y, int32_t plane,
                           int16_t *scratch);
 
-/* Output row i of every channel of stage st into y[m * plane + j]: the expanded
- * rows it reads that are not yet in the ring are computed into ring slot r % KH
- * (rows are asked for in increasing order, each computed once: the slots it
- * overwrites belong to rows above the window), then the depthwise row, then its
- * projection. */
-TCC_INT8_INLINE void tcc_q_bottleneck_row_inline(tcc_q_stage *st, int32_t i, int8_t *y,
+/* The expanded rows [*from, *to) output row i of stage st reads that are not yet in
+ * its ring (rows are asked for in increasing order, each computed once: the ring
+ * slots they overwrite belong to rows above the window); marks them computed. */
+TCC_INT8_INLINE void tcc_q_bottleneck_window(tcc_q_stage *st, int32_t i, int32_t *from,
+                                             int32_t *to) {
+  const int32_t first = i * st->s.stride_h - st->s.pad_h;
+  const int32_t end = first + st->s.kh < st->s.h ? first + st->s.kh : st->s.h;
+  *from = st->next > first ? st->next : (first > 0 ? first : 0);
+  *to = end;
+  if (end > st->next) st->next = end;
+}
+
+/* Expanded row r of every channel into ring slot r % KH: a 1x1 expansion of the input
+ * row at `row` (channel planes rows_apart bytes apart), or the dense KxK expansion (a
+ * first conv) of the stage's x. */
+TCC_INT8_INLINE void tcc_q_bottleneck_expand_row(tcc_q_stage *st, int32_t r,
+                                                 const int8_t *row, int32_t rows_apart,
+                                                 int16_t *scratch) {
+  const tcc_q_bottleneck_shape s = st->s;
+  int8_t *slot = st->arena + (r % s.kh) * s.w;
+  if (s.expand == 1) {
+    tcc_q_pointwise_span_s8_inline(row, rows_apart, st->we, st->be, slot, s.kh * s.w, s.w,
+                                   s.c, s.e, st->rq_e, scratch);
+  } else {
+    const tcc_q_conv_shape se = {1, s.c, s.xh, s.xw, s.e, s.ekh, s.ekw, s.h, s.w,
+                                 s.estride_h, s.estride_w, s.epad_h, s.epad_w, 1, 1, 1};
+    tcc_q_conv_row_im2col(st->x, st->we, st->be, slot, s.kh * s.w, r, se, st->rq_e,
+                          scratch);
+  }
+}
+
+/* Output row i of every channel of stage st into y[m * plane + j], its expanded rows
+ * in the ring: the depthwise row, then its projection. */
+TCC_INT8_INLINE void tcc_q_bottleneck_finish_row(tcc_q_stage *st, int32_t i, int8_t *y,
                                                  int32_t plane, int16_t *scratch) {
   const tcc_q_bottleneck_shape s = st->s;
-  const int32_t xhw = s.xh * s.xw;
-  int8_t *ring = st->arena;
   int8_t *d = st->arena + (s.expand ? s.e * s.kh * s.w : 0);
-  if (s.expand) {
-    const int32_t first = i * s.stride_h - s.pad_h;
-    const int32_t end = first + s.kh < s.h ? first + s.kh : s.h;
-    for (int32_t r = st->next > first ? st->next : (first > 0 ? first : 0); r < end; ++r) {
-      if (s.expand == 1) {
-        const int8_t *row = st->x + r * s.w;
-        int32_t rows_apart = xhw;
-        if (st->source != NULL) {
-          tcc_q_bottleneck_row(st->source, r, st->source_row, st->source->s.ow, scratch);
-          row = st->source_row;
-          rows_apart = st->source->s.ow;
-        }
-        tcc_q_pointwise_span_s8_inline(row, rows_apart, st->we, st->be,
-                                       ring + (r % s.kh) * s.w, s.kh * s.w, s.w, s.c, s.e,
-                                       st->rq_e, scratch);
-      } else {
-        /* The expansion as a conv producing the H x W expanded rows (a first conv). */
-        const tcc_q_conv_shape se = {1, s.c, s.xh, s.xw, s.e, s.ekh, s.ekw, s.h, s.w,
-                                     s.estride_h, s.estride_w, s.epad_h, s.epad_w, 1, 1, 1};
-        tcc_q_conv_row_im2col(st->x, st->we, st->be, ring + (r % s.kh) * s.w, s.kh * s.w,
-                              r, se, st->rq_e, scratch);
-      }
-    }
-    if (end > st->next) st->next = end;
-    tcc_q_bottleneck_depthwise_row(ring, s.kh * s.w, s.kh, st->wd, st->bd, d, i, s,
+  if (s.expand)
+    tcc_q_bottleneck_depthwise_row(st->arena, s.kh * s.w, s.kh, st->wd, st->bd, d, i, s,
                                    st->rq_d);
-  } else {
-    tcc_q_bottleneck_depthwise_row(st->x, xhw, s.h, st->wd, st->bd, d, i, s, st->rq_d);
-  }
+  else
+    tcc_q_bottleneck_depthwise_row(st->x, s.xh * s.xw, s.h, st->wd, st->bd, d, i, s,
+                                   st->rq_d);
   tcc_q_pointwise_span_s8_inline(d, s.ow, st->wp, st->bp, y, plane, s.ow, s.e, s.o,
                                  st->rq_p, scratch);
+}
+
+/* Output row i of stage st from its x (no source). */
+TCC_INT8_INLINE void tcc_q_bottleneck_row_inline(tcc_q_stage *st, int32_t i, int8_t *y,
+                                                 int32_t plane, int16_t *scratch) {
+  if (st->s.expand) {
+    int32_t from, to;
+    tcc_q_bottleneck_window(st, i, &from, &to);
+    for (int32_t r = from; r < to; ++r)
+      tcc_q_bottleneck_expand_row(st, r, st->x + r * st->s.w, st->s.xh * st->s.xw,
+                                  scratch);
+  }
+  tcc_q_bottleneck_finish_row(st, i, y, plane, scratch);
 }
 
 /* y = project(depthwise(expand(x))), each a requantized int8 conv with its own
@@ -855,6 +871,30 @@ TCC_INT8_INLINE void tcc_q_bottleneck_s8_inline(
     st.next = 0;
     for (int32_t i = 0; i < s.oh; ++i)
       tcc_q_bottleneck_row_inline(&st, i, yn + i * s.ow, s.oh * s.ow, scratch);
+  }
+}
+
+/* Two stages, `head` (reading x) streaming its rows into `tail` (a 1x1 expansion):
+ * y = tail(head(x)), every call inlined so that both shapes stay compile-time
+ * constants (the general chain is tcc_q_bottleneck_chain_s8). `row` holds the head
+ * output row the tail's expansion reads (the stages' source fields are unused). */
+TCC_INT8_INLINE void tcc_q_bottleneck_pair_s8_inline(const int8_t *x, tcc_q_stage head,
+                                                     tcc_q_stage tail, int8_t *row,
+                                                     int8_t *y, int16_t *scratch) {
+  const tcc_q_bottleneck_shape hs = head.s, s = tail.s;
+  for (int32_t n = 0; n < s.n; ++n) {
+    int8_t *yn = y + n * s.o * s.oh * s.ow;
+    head.x = x + n * hs.c * hs.xh * hs.xw;
+    head.next = tail.next = 0;
+    for (int32_t i = 0; i < s.oh; ++i) {
+      int32_t from, to;
+      tcc_q_bottleneck_window(&tail, i, &from, &to);
+      for (int32_t r = from; r < to; ++r) {
+        tcc_q_bottleneck_row_inline(&head, r, row, hs.ow, scratch);
+        tcc_q_bottleneck_expand_row(&tail, r, row, hs.ow, scratch);
+      }
+      tcc_q_bottleneck_finish_row(&tail, i, yn + i * s.ow, s.oh * s.ow, scratch);
+    }
   }
 }
 
