@@ -306,25 +306,56 @@ static TCC_NOINLINE void tcc_grad_weight_tile44(const float *dy, const float *x,
   tcc_grad_weight_tile(dy, x, n, os, cs, hw, y, c, TCC_TILE, TCC_TILE);
 }
 
+/* The x a weight gradient reads: f32 values, or int8 ones read through `table`
+ * (table[q + 128] is q as quant.dcast dequantizes it), the channels one block of sums
+ * reads dequantized into `scratch` first. */
+typedef struct {
+  const float *f32;
+  const int8_t *s8;
+  const float *table;
+  float *scratch;
+} tcc_grad_x;
+
+/* Channels [c0, c0 + count) of every image of x (n images of c channels of hw
+ * values) as floats; *image: the distance between two images' channel c0. */
+static const float *tcc_grad_x_channels(const tcc_grad_x *x, int32_t n, int32_t c,
+                                        int32_t hw, int32_t c0, int32_t count,
+                                        int32_t *image) {
+  if (x->s8 == NULL) {
+    *image = c * hw;
+    return x->f32 + c0 * hw;
+  }
+  for (int32_t b = 0; b < n; ++b)
+    for (int32_t k = 0; k < count; ++k) {
+      const int8_t *src = x->s8 + (b * c + c0 + k) * hw;
+      float *dst = x->scratch + (b * count + k) * hw;
+      for (int32_t i = 0; i < hw; ++i) dst[i] = x->table[src[i] + 128];
+    }
+  *image = count * hw;
+  return x->scratch;
+}
+
 /* Pointwise (1x1, stride 1, no padding, groups 1) weight gradient:
  * dw[oc,c] = sum_{n,p} dy[n,oc,p] * x[n,c,p] over increasing (n, p), in 4 x 4
- * tiles of (oc, c). */
-static void tcc_grad_weight_1x1_f32(const float *dy, const float *x, float *dw, int32_t n,
-                                    int32_t o, int32_t c, int32_t hw,
+ * tiles of (oc, c), a tile of x channels at a time. */
+static void tcc_grad_weight_1x1_f32(const float *dy, const tcc_grad_x *x, float *dw,
+                                    int32_t n, int32_t o, int32_t c, int32_t hw,
                                     const tcc_dw_sink *sink) {
   float t[TCC_TILE * TCC_TILE];
-  for (int32_t oc0 = 0; oc0 < o; oc0 += TCC_TILE) {
-    const int32_t ob = o - oc0 < TCC_TILE ? o - oc0 : TCC_TILE;
-    for (int32_t c0 = 0; c0 < c; c0 += TCC_TILE) {
-      const int32_t cb = c - c0 < TCC_TILE ? c - c0 : TCC_TILE;
-      const float *d = dy + oc0 * hw, *v = x + c0 * hw;
+  for (int32_t c0 = 0; c0 < c; c0 += TCC_TILE) {
+    const int32_t cb = c - c0 < TCC_TILE ? c - c0 : TCC_TILE;
+    int32_t image;
+    const float *v = tcc_grad_x_channels(x, n, c, hw, c0, cb, &image);
+    for (int32_t oc0 = 0; oc0 < o; oc0 += TCC_TILE) {
+      const int32_t ob = o - oc0 < TCC_TILE ? o - oc0 : TCC_TILE;
+      const float *d = dy + oc0 * hw;
       /* Into dw, or into t for the sink, one row of cb values per output channel. */
       float *y = sink == NULL ? dw + oc0 * c + c0 : t;
       const int32_t stride = sink == NULL ? c : TCC_TILE;
       if (ob == TCC_TILE && cb == TCC_TILE)
-        tcc_grad_weight_tile44(d, v, n, o * hw, c * hw, hw, y, stride);
+        tcc_grad_weight_tile44(d, v, n, o * hw, image, hw, y, stride);
       else
-        tcc_grad_weight_tile(d, v, n, o * hw, c * hw, hw, y, stride, ob, cb);
+        tcc_grad_weight_tile(d, v, n, o * hw, image, hw, y, stride, ob, cb);
       if (sink != NULL) sink->put(sink, t, TCC_TILE, oc0 * c + c0, c, ob, cb);
     }
   }
@@ -524,60 +555,13 @@ static void tcc_grad_weight_taps(const float *dy, const float *x_channel, int32_
   }
 }
 
-void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
-                               const tcc_conv2d_params *p, const tcc_dw_sink *sink) {
-  if (tcc_is_pointwise(p)) {
-    tcc_grad_weight_1x1_f32(dy, x, dw, p->n, p->o, p->c, p->h * p->w, sink);
-    return;
-  }
-  const int32_t cg = p->c / p->groups;
-  const int32_t og = p->o / p->groups;
-  const int32_t taps = p->kh * p->kw;
-  float t[TCC_MAX_TAPS];
-  for (int32_t oc = 0; oc < p->o; ++oc) {
-    const int32_t g = oc / og;
-    for (int32_t ci = 0; ci < cg; ++ci) {
-      /* The taps of (oc, ci): into dw, or into t for the sink. */
-      float *dwc = sink == NULL ? dw + (oc * cg + ci) * taps : t;
-      tcc_grad_weight_taps(dy, x + (g * cg + ci) * p->h * p->w, p->c * p->h * p->w, oc, p,
-                           dwc);
-      if (sink != NULL) sink->put(sink, t, taps, (oc * cg + ci) * taps, taps, 1, taps);
-    }
-  }
-}
-
-/* Channels [c0, c0 + count) of every image of an int8 x into out ([n][count][hw]) as
- * floats through table (table[q + 128] is q dequantized). */
-static void tcc_dequantize_channels(const int8_t *x, const float *table, int32_t n,
-                                    int32_t c, int32_t hw, int32_t c0, int32_t count,
-                                    float *out) {
-  for (int32_t b = 0; b < n; ++b)
-    for (int32_t k = 0; k < count; ++k) {
-      const int8_t *src = x + ((int32_t)b * c + c0 + k) * hw;
-      float *dst = out + ((int32_t)b * count + k) * hw;
-      for (int32_t i = 0; i < hw; ++i) dst[i] = table[src[i] + 128];
-    }
-}
-
-void tcc_conv2d_grad_weight_s8x_to(const float *dy, const int8_t *x, const float *table,
-                                   float *scratch, const tcc_conv2d_params *p,
-                                   const tcc_dw_sink *sink) {
+/* The weight gradient of x into dw (sink NULL) or the sink, a block of x channels
+ * at a time (tcc_conv2d_grad_weight_to). */
+static void tcc_grad_weight(const float *dy, const tcc_grad_x *x, float *dw,
+                           const tcc_conv2d_params *p, const tcc_dw_sink *sink) {
   const int32_t hw = p->h * p->w;
   if (tcc_is_pointwise(p)) {
-    float t[TCC_TILE * TCC_TILE];
-    for (int32_t c0 = 0; c0 < p->c; c0 += TCC_TILE) {
-      const int32_t cb = p->c - c0 < TCC_TILE ? p->c - c0 : TCC_TILE;
-      tcc_dequantize_channels(x, table, p->n, p->c, hw, c0, cb, scratch);
-      for (int32_t oc0 = 0; oc0 < p->o; oc0 += TCC_TILE) {
-        const int32_t ob = p->o - oc0 < TCC_TILE ? p->o - oc0 : TCC_TILE;
-        const float *d = dy + oc0 * hw;
-        if (ob == TCC_TILE && cb == TCC_TILE)
-          tcc_grad_weight_tile44(d, scratch, p->n, p->o * hw, cb * hw, hw, t, TCC_TILE);
-        else
-          tcc_grad_weight_tile(d, scratch, p->n, p->o * hw, cb * hw, hw, t, TCC_TILE, ob, cb);
-        sink->put(sink, t, TCC_TILE, oc0 * p->c + c0, p->c, ob, cb);
-      }
-    }
+    tcc_grad_weight_1x1_f32(dy, x, dw, p->n, p->o, p->c, hw, sink);
     return;
   }
   const int32_t cg = p->c / p->groups;
@@ -586,12 +570,28 @@ void tcc_conv2d_grad_weight_s8x_to(const float *dy, const int8_t *x, const float
   float t[TCC_MAX_TAPS];
   for (int32_t channel = 0; channel < p->c; ++channel) {
     const int32_t g = channel / cg, ci = channel % cg;
-    tcc_dequantize_channels(x, table, p->n, p->c, hw, channel, 1, scratch);
+    int32_t image;
+    const float *xc = tcc_grad_x_channels(x, p->n, p->c, hw, channel, 1, &image);
     for (int32_t oc = g * og; oc < (g + 1) * og; ++oc) {
-      tcc_grad_weight_taps(dy, scratch, hw, oc, p, t);
-      sink->put(sink, t, taps, (oc * cg + ci) * taps, taps, 1, taps);
+      /* The taps of (oc, ci): into dw, or into t for the sink. */
+      float *dwc = sink == NULL ? dw + (oc * cg + ci) * taps : t;
+      tcc_grad_weight_taps(dy, xc, image, oc, p, dwc);
+      if (sink != NULL) sink->put(sink, t, taps, (oc * cg + ci) * taps, taps, 1, taps);
     }
   }
+}
+
+void tcc_conv2d_grad_weight_to(const float *dy, const float *x, float *dw,
+                               const tcc_conv2d_params *p, const tcc_dw_sink *sink) {
+  const tcc_grad_x gx = {x, NULL, NULL, NULL};
+  tcc_grad_weight(dy, &gx, dw, p, sink);
+}
+
+void tcc_conv2d_grad_weight_s8x_to(const float *dy, const int8_t *x, const float *table,
+                                   float *scratch, const tcc_conv2d_params *p,
+                                   const tcc_dw_sink *sink) {
+  const tcc_grad_x gx = {NULL, x, table, scratch};
+  tcc_grad_weight(dy, &gx, NULL, p, sink);
 }
 
 void tcc_add_f32(const float *a, const float *b, float *y, int32_t size) {
