@@ -837,13 +837,16 @@ def qsgd(param, grad, *, lr, scales, qas, weight_decay=0.0, zero_points=0, qmin,
 
 def conv2d_qsgd(param, grad_output, input, *, lr, scales, qas, weight_decay=0.0,
                 zero_points=0, qmin, qmax, axis=0, stride=(1, 1), padding=(0, 0),
-                dilation=(1, 1), groups=1, out=None):
+                dilation=(1, 1), groups=1, input_quantization=None, out=None):
     """train.conv2d_qsgd: the weight gradient of the weight's first channels
     (conv2d_grad_weight), then qsgd of that part of the weight, whose other channels
-    keep their values; in place when `out` is `param`."""
+    keep their values; in place when `out` is `param`. An int8 `input` is dequantized
+    first (`input_quantization`: dcast's keywords)."""
     from .conv import conv2d_grad_weight
     op = "train.conv2d_qsgd"
     param = tensor(op, "param", param, dtypes=STORAGE)
+    if input_quantization is not None:
+        input = dcast(input, **input_quantization)
     shape = (grad_output.shape[1], input.shape[1] // groups, *param.shape[2:])
     grad = conv2d_grad_weight(grad_output, input, weight_shape=shape, stride=stride,
                               padding=padding, dilation=dilation, groups=groups)
@@ -948,10 +951,16 @@ def _qsgd_kwargs(op) -> dict:
 
 def _conv2d_qsgd_kwargs(op) -> dict:
     """train.conv2d_qsgd's keywords: train.qsgd's and the conv's geometry."""
+    from ..._mlir.dialects import quant
     from ...dialects import train
     g = train.ConvGeometry.of(op)
+    x = _element(op.operands[2])
+    quantization = None
+    if isinstance(x, quant.QuantizedType):        # read dequantized, as quant.dcast
+        dtype = torch.float64 if str(_element(op.operands[1])) == "f64" else torch.float32
+        quantization = dict(_cast_params(op, x), dtype=dtype)
     return dict(_qsgd_kwargs(op), stride=g.stride, padding=g.padding, dilation=g.dilation,
-                groups=g.groups)
+                groups=g.groups, input_quantization=quantization)
 
 
 KWARGS = {"train.qlinear": _linear_kwargs, "train.qconv2d": _conv_kwargs,
