@@ -91,10 +91,7 @@ def scratch_bytes(op) -> int:
     if op.name == "train.conv2d_qsgd" and dequantizes_input(op):
         # the f32 x channels one block of weight-gradient sums reads
         n, c, h, w = train.shape_of(op.operands[2])
-        kh, kw = train.shape_of(op.operands[0])[2:]
-        g = train.ConvGeometry.of(op)
-        pointwise = (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) \
-            and g.groups == 1
+        pointwise = train.ConvGeometry.of(op).pointwise(train.shape_of(op.operands[0])[2:])
         return 4 * n * h * w * (min(GRAD_WEIGHT_TILE, c) if pointwise else 1)
     return 0
 

@@ -54,6 +54,12 @@ class ConvGeometry:
         return dict(stride=list(self.stride), padding=list(self.padding),
                     dilation=list(self.dilation), groups=self.groups)
 
+    def pointwise(self, kernel) -> bool:
+        """A 1x1 conv (kernel (KH, KW)) that is a matrix product per image: stride 1, no
+        padding, groups 1 (dilation does not matter for one tap; tcc_is_pointwise)."""
+        return tuple(kernel) == (1, 1) and self.stride == (1, 1) and \
+            self.padding == (0, 0) and self.groups == 1
+
     def output_size(self, size: int, kernel: int, axis: int) -> int:
         """Output extent of one spatial axis (0 = height, 1 = width)."""
         span = self.dilation[axis] * (kernel - 1) + 1

@@ -72,10 +72,7 @@ def fuse_function(function: func.FuncOp) -> int:
 
 
 def _is_pointwise(op) -> bool:
-    g = train.ConvGeometry.of(op)
-    kh, kw = train.shape_of(op.operands[1])[2:]
-    return (kh, kw) == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and \
-        g.dilation == (1, 1) and g.groups == 1
+    return train.ConvGeometry.of(op).pointwise(train.shape_of(op.operands[1])[2:])
 
 
 def _is_dense(op) -> bool:

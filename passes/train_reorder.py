@@ -527,8 +527,8 @@ def updates_in_place(program: liveness.Program, order: list[int], updates: set
     the (peak, integral) score."""
     producer, readers = _edges(program)
     best = _score(program, order)
+    live = liveness.analyze(program, order)
     for u in [i for i in order if i in updates]:
-        live = liveness.analyze(program, order)
         operands, results = program.ops[u]
         if not results or results[0] in live.took:
             continue                                 # in place already
@@ -552,6 +552,7 @@ def updates_in_place(program: liveness.Program, order: list[int], updates: set
         score = _score(program, candidate)
         if score < best:
             best, order = score, candidate
+            live = liveness.analyze(program, order)
     return order
 
 
