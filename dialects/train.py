@@ -482,6 +482,11 @@ def qbottleneck(input, expand, depthwise, project, result_type, *, depthwise_typ
                             loc=loc, ip=ip)
 
 
+BOTTLENECK_SPAN = 4
+"""Depthwise output pixels of a row a fused bottleneck computes, then projects, at a
+time (TCC_Q_BOTTLENECK_SPAN in the C kernels, kBottleneckSpan in the verifier)."""
+
+
 @dataclass(frozen=True)
 class BottleneckGeometry:
     """Shapes of a train.qbottleneck: input [n, c, xh, xw]; the depthwise input
@@ -544,9 +549,9 @@ class BottleneckGeometry:
 
     @property
     def scratch_bytes(self) -> int:
-        """Arena scratch of the fused op while it runs: the ring, then one int8
-        depthwise output row of every channel (what the projection reads)."""
-        return self.ring_bytes + self.e * self.ow
+        """Arena scratch of the fused op while it runs: the ring, then BOTTLENECK_SPAN
+        int8 depthwise output pixels of every channel (what the projection reads)."""
+        return self.ring_bytes + self.e * min(self.ow, BOTTLENECK_SPAN)
 
 
 def streamed_source(op):

@@ -7,6 +7,7 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -202,12 +203,18 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }
 
+/// Depthwise output pixels of a row a fused bottleneck computes, then projects,
+/// at a time (train.BOTTLENECK_SPAN in Python, TCC_Q_BOTTLENECK_SPAN in C).
+static constexpr int64_t kBottleneckSpan = 4;
+
 /// Arena scratch bytes of one fused bottleneck (train.BottleneckGeometry.
 /// scratch_bytes in Python): the ring of KH expanded rows, as wide as the
-/// expansion's output, and one depthwise output row of every channel.
+/// expansion's output, and kBottleneckSpan depthwise output pixels of every
+/// channel.
 static int64_t bottleneckScratch(QBottleneckOp bottleneck) {
   ArrayRef<int64_t> dw = shapeOf(bottleneck.getDepthwiseWeight());
-  int64_t bytes = dw[0] * shapeOf(bottleneck.getResult())[3];
+  int64_t bytes =
+      dw[0] * std::min(shapeOf(bottleneck.getResult())[3], kBottleneckSpan);
   if (bottleneck.getExpandWeight()) {
     int64_t width = (shapeOf(bottleneck.getInput())[3] +
                      2 * bottleneck.getExpandPadding()[1] -

@@ -729,10 +729,15 @@ typedef struct {
   int32_t ekh, ekw, estride_h, estride_w, epad_h, epad_w; /* the expansion's geometry */
 } tcc_q_bottleneck_shape;
 
+/* Depthwise output pixels of a row computed, then projected, at a time (the
+ * projection takes two pixels at a time). */
+#define TCC_Q_BOTTLENECK_SPAN 4
 /* Arena scratch (int8 bytes): the ring of KH expanded rows of every channel
- * (expansion only), then one depthwise output row of every channel. */
+ * (expansion only), then TCC_Q_BOTTLENECK_SPAN depthwise output pixels (fewer in a
+ * narrower row) of every channel. */
 #define TCC_Q_BOTTLENECK_ARENA(e, kh, w, ow, expand) \
-  (((expand) ? (e) * (kh) * (w) : 0) + (e) * (ow))
+  (((expand) ? (e) * (kh) * (w) : 0) +                \
+   (e) * ((ow) < TCC_Q_BOTTLENECK_SPAN ? (ow) : TCC_Q_BOTTLENECK_SPAN))
 /* Stack scratch (int16 values): the columns of the wider 1x1 conv, or of the
  * expansion's KxK conv (taps = EKH * EKW, 1 without). */
 #define TCC_Q_BOTTLENECK_SCRATCH(c, e, taps)                                          \
@@ -740,23 +745,24 @@ typedef struct {
        ? TCC_Q_POINTWISE_SCRATCH((c) > (e) ? (c) : (e))                               \
        : TCC_Q_CONV_SCRATCH(c, taps, 1))
 
-/* One depthwise output row i of every channel into d[m * ow + j]: channel m's
- * input row r (0 <= r < h) at src + m * plane + (r % rows) * w (rows: the ring's
- * height, or h for the whole input); out-of-image taps are skipped (padding holds
- * the input zero point, zero in the shifted domain). */
-TCC_INT8_INLINE void tcc_q_bottleneck_depthwise_row(const int8_t *src, int32_t plane,
-                                                    int32_t rows, const int8_t *wd,
-                                                    const int32_t *bd, int8_t *d,
-                                                    int32_t i, tcc_q_bottleneck_shape s,
-                                                    tcc_q_requant rq) {
+/* Depthwise output pixels [j0, j0 + count) of row i of every channel into
+ * d[m * count + j - j0]: channel m's input row r (0 <= r < h) at src + m * plane +
+ * (r % rows) * w (rows: the ring's height, or h for the whole input); out-of-image
+ * taps are skipped (padding holds the input zero point, zero in the shifted domain). */
+TCC_INT8_INLINE void tcc_q_bottleneck_depthwise_span(const int8_t *src, int32_t plane,
+                                                     int32_t rows, const int8_t *wd,
+                                                     const int32_t *bd, int8_t *d,
+                                                     int32_t i, int32_t j0, int32_t count,
+                                                     tcc_q_bottleneck_shape s,
+                                                     tcc_q_requant rq) {
   const int32_t first = i * s.stride_h - s.pad_h;
   const int32_t ky0 = first < 0 ? -first : 0;
   const int32_t ky1 = first + s.kh > s.h ? s.h - first : s.kh;
   for (int32_t m = 0; m < s.e; ++m) {
     const int8_t *wm = wd + m * s.kh * s.kw;
     const tcc_q_channel ch = tcc_q_channel_of(rq, m);
-    int8_t *dm = d + m * s.ow;
-    for (int32_t j = 0; j < s.ow; ++j) {
+    int8_t *dm = d + m * count - j0;
+    for (int32_t j = j0; j < j0 + count; ++j) {
       const int32_t left = j * s.stride_w - s.pad_w;
       const int32_t kx0 = left < 0 ? -left : 0;
       const int32_t kx1 = left + s.kw > s.w ? s.w - left : s.kw;
@@ -826,19 +832,24 @@ TCC_INT8_INLINE void tcc_q_bottleneck_expand_row(tcc_q_stage *st, int32_t r,
 }
 
 /* Output row i of every channel of stage st into y[m * plane + j], its expanded rows
- * in the ring: the depthwise row, then its projection. */
+ * in the ring: TCC_Q_BOTTLENECK_SPAN depthwise pixels at a time, then their
+ * projection. */
 TCC_INT8_INLINE void tcc_q_bottleneck_finish_row(tcc_q_stage *st, int32_t i, int8_t *y,
                                                  int32_t plane, int16_t *scratch) {
   const tcc_q_bottleneck_shape s = st->s;
   int8_t *d = st->arena + (s.expand ? s.e * s.kh * s.w : 0);
-  if (s.expand)
-    tcc_q_bottleneck_depthwise_row(st->arena, s.kh * s.w, s.kh, st->wd, st->bd, d, i, s,
-                                   st->rq_d);
-  else
-    tcc_q_bottleneck_depthwise_row(st->x, s.xh * s.xw, s.h, st->wd, st->bd, d, i, s,
-                                   st->rq_d);
-  tcc_q_pointwise_span_s8_inline(d, s.ow, st->wp, st->bp, y, plane, s.ow, s.e, s.o,
-                                 st->rq_p, scratch);
+  for (int32_t j0 = 0; j0 < s.ow; j0 += TCC_Q_BOTTLENECK_SPAN) {
+    const int32_t count = s.ow - j0 < TCC_Q_BOTTLENECK_SPAN ? s.ow - j0
+                                                            : TCC_Q_BOTTLENECK_SPAN;
+    if (s.expand)
+      tcc_q_bottleneck_depthwise_span(st->arena, s.kh * s.w, s.kh, st->wd, st->bd, d, i,
+                                      j0, count, s, st->rq_d);
+    else
+      tcc_q_bottleneck_depthwise_span(st->x, s.xh * s.xw, s.h, st->wd, st->bd, d, i, j0,
+                                      count, s, st->rq_d);
+    tcc_q_pointwise_span_s8_inline(d, count, st->wp, st->bp, y + j0, plane, count, s.e,
+                                   s.o, st->rq_p, scratch);
+  }
 }
 
 /* Output row i of stage st from its x (no source). */

@@ -243,7 +243,7 @@ def test_scratch_is_live_during_the_op_only_and_planned(blocks):
     forward = find_function(module, "forward")
     ops = list(forward.entry_block.operations)
     position = [op.name for op in ops].index("train.qbottleneck")
-    scratch = b.e * b.k * b.w + b.e * b.out_hw[1]
+    scratch = b.e * b.k * b.w + b.e * min(b.out_hw[1], train.BOTTLENECK_SPAN)
     assert train.BottleneckGeometry.of(ops[position]).scratch_bytes == scratch
     live = liveness.live_bytes(forward, inplace=False)
     lives = liveness.lifetimes(forward, inplace=False)
