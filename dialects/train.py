@@ -577,7 +577,7 @@ def bottleneck_chain(op) -> list:
 
 def chain_scratch_bytes(op) -> int:
     """Arena scratch of a qbottleneck with the bottlenecks streamed into it: each
-    stage's ring and depthwise row, and one output row of each streamed stage (what
+    stage's ring and depthwise span, and one output row of each streamed stage (what
     its reader's expansion reads); 0 for a streamed one (its reader runs it)."""
     operation = getattr(op, "operation", op)
     if STREAMED in operation.attributes:

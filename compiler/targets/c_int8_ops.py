@@ -10,7 +10,7 @@ pointwise, im2col for groups 1, the generic loop otherwise); kernels that widen 
 inputs get a block-local int16 `scratch` array (on the stack, sized by the header's
 TCC_Q_*_SCRATCH macros; disjoint blocks share one stack slot). A fused
 `train.qbottleneck` also gets its planned arena scratch (`train.scratch_offset`: the
-ring of expanded rows and a depthwise row, tcc_q_bottleneck_s8_inline); one with
+ring of expanded rows and a depthwise span, tcc_q_bottleneck_s8_inline); one with
 bottlenecks streamed into it (`train.streamed`, no storage of their own) runs them as
 one chain of stages (tcc_q_bottleneck_chain_s8).
 """

@@ -235,9 +235,9 @@ static QBottleneckOp streamedSource(QBottleneckOp bottleneck) {
 }
 
 /// `train.scratch_offset` on an op that needs arena scratch while it runs (a
-/// train.qbottleneck: its ring of expanded rows and one depthwise output row,
-/// and those of every bottleneck streamed into it with one output row each,
-/// liveness.scratch_bytes in Python): inside the arena.
+/// train.qbottleneck: its ring of expanded rows and a span of depthwise output
+/// pixels, and those of every bottleneck streamed into it with one output row
+/// each, liveness.scratch_bytes in Python): inside the arena.
 static LogicalResult verifyScratchOffset(Operation *op,
                                          NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();

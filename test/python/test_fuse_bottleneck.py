@@ -327,7 +327,7 @@ def test_random_chains_stream_and_match_the_unfused_interpreter(chains):
 def test_streamed_result_has_no_storage_and_the_reader_holds_the_chain(chains):
     """A streamed result is read through its op's input (no arena bytes; the input
     stays live until the reader); the reader's scratch is every stage's ring and
-    depthwise row plus one handed-over row per streamed stage, and it is planned."""
+    depthwise span plus one handed-over row per streamed stage, and it is planned."""
     from tcc.dialects import train
     chain = next(c for c in chains if len(c) == 3)
     text, _ = chain_module(chain)
