@@ -256,7 +256,9 @@ def plan_memory_parser() -> argparse.ArgumentParser:
     parser.add_argument("--capacity", type=int, metavar="N",
                         help="arena bytes: find any packing within N (fail if none)")
     parser.add_argument("--time-limit", type=float, default=2.0, metavar="S",
-                        help="seconds for the search (2.0)")
+                        help="seconds for the search (2.0); without --capacity it "
+                             "also stops at a node budget proportional to S, so that "
+                             "the offsets do not depend on the machine's load")
     parser.add_argument("--alignment", type=int, default=1, metavar="A",
                         help="offsets are multiples of A bytes (1)")
     return parser

@@ -30,9 +30,11 @@ one time.
 
 With a capacity, `plan()` is a decision procedure: the first packing within it. Without
 one it asks "does everything fit in C bytes?" for C = the lower bound first, then
-bisects between what is proven infeasible and the best packing found, until the time
-limit. A plan at the bound, or one whose next smaller capacity was proven infeasible, is
-optimal. Offsets are multiples of `alignment`; the peak is max(offset + size).
+bisects between what is proven infeasible and the best packing found, until its search
+budget is spent: time_limit x NODES_PER_SECOND search nodes, counted, not timed, so that
+the same buffers give the same offsets on any machine under any load (the time limit
+still stops a machine slower than that rate). A plan at the bound, or one whose next
+smaller capacity was proven infeasible, is optimal. Offsets are multiples of `alignment`; the peak is max(offset + size).
 """
 
 from __future__ import annotations
@@ -234,14 +236,26 @@ _OK, _NOT_FOUND, _ABORTED, _TIMEOUT = range(4)
 _PLACED = 1 << 62          # the min offset of a placed buffer (above everything)
 _HEURISTICS = ("WAT", "TAW", "TWA")   # width (lifetime), area, total: tie-break orders
 _SEQUENTIAL_SECONDS = 0.25            # before a parallel search forks its processes
+NODES_PER_SECOND = 25_000
+"""The search work a second of `time_limit` buys when minimizing (a fixed rate, not a
+measured one, so that the plan does not depend on the machine's speed or load)."""
 
 
 class _Search:
-    def __init__(self, problem: _Problem, capacity: int, deadline: float):
+    def __init__(self, problem: _Problem, capacity: int, deadline: float,
+                 max_nodes: int | None = None):
         self.p = problem
         self.capacity = capacity
         self.deadline = deadline
         n = problem.n
+        # The doubling node limit of each preordering starts here and, with max_nodes,
+        # stops at `last_limit`: the largest one whose round robin stays within it.
+        self.first_limit = 2 * max(n, 16)
+        self.last_limit = None
+        if max_nodes is not None:
+            self.last_limit = self.first_limit
+            while 2 * len(_HEURISTICS) * self.last_limit * 2 <= max_nodes:
+                self.last_limit *= 2
         self.solution = [-1] * n
         self.min_offset = [0] * n
         self.total = list(problem.section_total)                 # sizes to place
@@ -263,13 +277,14 @@ class _Search:
         MiniMalloc does, and keeps the success with the fewest nodes (ties to the
         earlier preordering) so that the answer does not depend on the schedule. With
         `parallel`, after two rounds or a quarter second, the preorderings run in one
-        forked process each (see _parallel): the same answer, sooner."""
+        forked process each (see _parallel): the same answer, sooner. With a node
+        budget, _TIMEOUT also once the last round (limit `last_limit`) found nothing."""
         if self.p.lower_bound > self.capacity:
             return _NOT_FOUND
         deadline = self.deadline
         if parallel:
             self.deadline = min(deadline, time.perf_counter() + _SEQUENTIAL_SECONDS)
-        limit = 2 * max(self.p.n, 16)
+        limit = self.first_limit
         rounds = 0
         try:
             while True:
@@ -295,7 +310,7 @@ class _Search:
                 if best is not None:
                     _, self.heuristic, self.solution = best
                     return _OK
-                if timed_out:
+                if timed_out or (self.last_limit is not None and limit >= self.last_limit):
                     return _TIMEOUT
                 limit *= 2
                 rounds += 1
@@ -313,7 +328,7 @@ class _Search:
         return _OK
 
     def _parallel(self) -> int | None:
-        """Runs every preordering without a node limit, one forked process each, and
+        """Runs every preordering up to the last node limit, one forked process each, and
         answers what `run` would: the success with the fewest nodes, ties to the earlier
         preordering, decided as soon as the others' progress rules them out. None if
         processes cannot be used. Only the processes started here are stopped."""
@@ -559,11 +574,11 @@ class _Search:
 
 
 def _worker(search: _Search, index: int, progress, pipe) -> None:
-    """A forked process: one preordering of `search`, without a node limit."""
+    """A forked process: one preordering of `search`, up to its last node limit."""
     try:
         search.nodes = 0
         search.progress, search.progress_index = progress, index
-        status = search._run_one(_HEURISTICS[index], 1 << 62)
+        status = search._run_one(_HEURISTICS[index], search.last_limit or 1 << 62)
         pipe.send((status, search.nodes, search.solution if status == _OK else None))
     except BaseException:   # noqa: BLE001 - the parent treats it as no answer
         pass
@@ -606,8 +621,9 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
          time_limit: float = 2.0, alignment: int = 1, parallel: bool | None = None) -> Plan:
     """Offsets for `buffers` in one arena; see the module docstring.
 
-    Without `capacity`: the lowest peak found within `time_limit` seconds (stopping
-    early at the liveness lower bound). With `capacity`: the first packing found whose
+    Without `capacity`: the lowest peak found with a search of time_limit x
+    NODES_PER_SECOND nodes, within `time_limit` seconds (stopping early at the liveness
+    lower bound); the same for the same buffers, whatever the timing. With `capacity`: the first packing found whose
     peak is <= capacity (heuristics first, then the exact search); PlanError if there is
     none or none is found in time (the message says which).
 
@@ -639,9 +655,10 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
         raise PlanError(f"no packing fits in {capacity} bytes: {bound} bytes are live at "
                         f"once (the liveness lower bound)")
 
-    # 1. Heuristics: a few orders, best fit and first fit; keep the lowest peak.
+    # 1. Heuristics: a few orders, best fit and first fit; keep the lowest peak (all of
+    # them when minimizing, so that the answer does not depend on timing).
     best, best_peak, method = [], 0, ""
-    budget = start + max(time_limit * 0.25, 0.05)
+    budget = start + max(time_limit * 0.25, 0.05) if capacity is not None else deadline
     for name, order in _orders(problem):
         for best_fit in (True, False):
             offsets = _greedy(problem, order, best_fit)
@@ -656,8 +673,12 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
 
     # 2. Branch and bound: "does it fit in C bytes?" for C from the lower bound up (all
     # capacities below `proven` are infeasible), bisecting towards the best peak; a
-    # capacity whose search ran out of its time slice is not tried again below.
+    # capacity whose search ran out of its slice is not tried again below. Minimizing,
+    # the slices are of a node budget (half of what is left, all of it for the last
+    # capacity), so the capacities tried and the answer do not depend on timing; the
+    # time limit stops the search too (on a machine slower than NODES_PER_SECOND).
     proven, stuck = bound, None
+    nodes_left = int(time_limit * NODES_PER_SECOND)
     target = capacity if capacity is not None else bound
     recursion = sys.getrecursionlimit()
     sys.setrecursionlimit(max(recursion, 3 * problem.n + 1000))
@@ -667,12 +688,18 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
             if now >= deadline:
                 break
             last = capacity is not None or target >= best_peak - 1
-            slice_end = deadline if last else now + (deadline - now) * 0.5
-            search = _Search(problem, target, slice_end)
+            if capacity is None:
+                slice_nodes = nodes_left if last else nodes_left // 2
+                if slice_nodes < len(_HEURISTICS) * 2 * max(problem.n, 16):
+                    break             # not even one round of the search left
+                nodes_left -= slice_nodes
+                search = _Search(problem, target, deadline, max_nodes=slice_nodes)
+            else:
+                search = _Search(problem, target, deadline)
             status = search.run(parallel)
             details["nodes"] += search.nodes
             details["searches"].append(
-                (target, ("found", "infeasible", "aborted", "out of time")[status]))
+                (target, ("found", "infeasible", "aborted", "out of budget")[status]))
             if status == _OK:
                 peak = problem.peak(search.solution)
                 if peak < best_peak:

@@ -1,11 +1,14 @@
 """The static memory planner (compiler/memory_plan.py): valid plans for random lifetimes,
 the liveness lower bound, proven optimality on small cases checked exhaustively,
-capacities, and two of MiniMalloc's hard instances."""
+capacities, two of MiniMalloc's hard instances, and answers that do not depend on
+timing."""
 
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -236,3 +239,25 @@ def test_parallel_search_answers_as_the_sequential_one():
     parallel = plan(buffers, capacity=1048576, time_limit=60, parallel=True)
     assert parallel.offsets == sequential.offsets
     assert check_plan(buffers, parallel.offsets, capacity=1048576) == 1048576
+
+
+@pytest.mark.skipif(not MINIMALLOC.is_dir(), reason="needs ../shared/benchmarks/minimalloc")
+def test_minimizing_does_not_depend_on_timing(monkeypatch):
+    # Without a capacity the search is bounded by counted nodes (time_limit x
+    # NODES_PER_SECOND), not by the clock: A, which the budget cannot solve to its
+    # bound, gets the same offsets on a clock running four times as fast, sequentially
+    # or in forked processes.
+    from tcc.compiler import memory_plan
+    buffers = read_buffers_csv(MINIMALLOC / "A.1048576.csv")
+    monkeypatch.setattr(memory_plan, "NODES_PER_SECOND", 1000)
+    first = plan(buffers, time_limit=10, parallel=False)
+    assert not first.optimal
+    assert "out of budget" in {status for _, status in first.details["searches"]}
+    real = time.perf_counter
+    start = real()
+    monkeypatch.setattr(memory_plan, "time",
+                        SimpleNamespace(perf_counter=lambda: start + 4 * (real() - start)))
+    again = plan(buffers, time_limit=10, parallel=True)
+    assert again.offsets == first.offsets
+    assert again.details["searches"] == first.details["searches"]
+    assert_valid(buffers, again)
