@@ -618,12 +618,14 @@ def _processors() -> int:
 
 
 def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
-         time_limit: float = 2.0, alignment: int = 1, parallel: bool | None = None) -> Plan:
+         time_limit: float = 2.0, alignment: int = 1, parallel: bool | None = None,
+         search_nodes: int | None = None) -> Plan:
     """Offsets for `buffers` in one arena; see the module docstring.
 
-    Without `capacity`: the lowest peak found with a search of time_limit x
-    NODES_PER_SECOND nodes, within `time_limit` seconds (stopping early at the liveness
-    lower bound); the same for the same buffers, whatever the timing. With `capacity`: the first packing found whose
+    Without `capacity`: the lowest peak found with a search of `search_nodes` nodes
+    (default: time_limit x NODES_PER_SECOND), within `time_limit` seconds (stopping
+    early at the liveness lower bound); the same for the same buffers, whatever the
+    timing. With `capacity`: the first packing found whose
     peak is <= capacity (heuristics first, then the exact search); PlanError if there is
     none or none is found in time (the message says which).
 
@@ -634,6 +636,8 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
     start = time.perf_counter()
     buffers = list(buffers)
     _validate(buffers, alignment, capacity, time_limit)
+    if search_nodes is not None and search_nodes < 0:
+        raise InputError(f"search nodes must not be negative, got {search_nodes}")
     deadline = start + time_limit
     problem = _Problem(buffers, alignment)
     bound = problem.lower_bound
@@ -678,7 +682,7 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
     # capacity), so the capacities tried and the answer do not depend on timing; the
     # time limit stops the search too (on a machine slower than NODES_PER_SECOND).
     proven, stuck = bound, None
-    nodes_left = int(time_limit * NODES_PER_SECOND)
+    nodes_left = int(time_limit * NODES_PER_SECOND) if search_nodes is None else search_nodes
     target = capacity if capacity is not None else bound
     recursion = sys.getrecursionlimit()
     sys.setrecursionlimit(max(recursion, 3 * problem.n + 1000))

@@ -155,8 +155,11 @@ def plan_function(module: ir.Module, function: func.FuncOp, *, alignment: int = 
 
     transient = [memory_plan.Buffer(s.id, s.lower, s.upper, s.size)
                  for s in storages if s.persistent is None]
+    # The search's node budget is the whole limit's (the same plan however long the
+    # analysis above took); what is left of the time only caps it.
     budget = max(time_limit - (time.perf_counter() - start), 0.0)
-    plan = memory_plan.plan(transient, time_limit=budget, alignment=alignment)
+    plan = memory_plan.plan(transient, time_limit=budget, alignment=alignment,
+                            search_nodes=int(time_limit * memory_plan.NODES_PER_SECOND))
     base = _align(persistent_bytes, alignment)
     for s in storages:
         s.offset = layout[s.persistent] if s.persistent is not None else \

@@ -261,3 +261,8 @@ def test_minimizing_does_not_depend_on_timing(monkeypatch):
     assert again.offsets == first.offsets
     assert again.details["searches"] == first.details["searches"]
     assert_valid(buffers, again)
+
+
+def test_negative_search_nodes_are_an_input_error():
+    with pytest.raises(InputError, match="search nodes must not be negative"):
+        plan([Buffer("a", 0, 1, 4)], search_nodes=-1)

@@ -20,6 +20,7 @@ import sys
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -264,6 +265,24 @@ def test_argument_bytes_count_the_arena_arguments_and_bound_every_plan():
     run_pipeline(module, ["plan-memory"])
     assert liveness.argument_bytes(step) <= \
         ir.IntegerAttr(module.operation.attributes["train.arena_size"]).value
+
+
+def test_search_budget_does_not_depend_on_the_analysis_time(monkeypatch):
+    """The planner's node budget is the whole time limit's, however long the liveness
+    analysis before it took (here: a clock that jumps a second at every reading); only
+    the time left caps the search."""
+    from tcc.compiler import memory_plan
+    from tcc.passes import plan_memory
+    calls = []
+    original = memory_plan.plan
+    monkeypatch.setattr(memory_plan, "plan",
+                        lambda buffers, **kw: calls.append(kw) or original(buffers, **kw))
+    ticks = iter(range(1000))
+    monkeypatch.setattr(plan_memory, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    module = parse_module(MOMENTUM_MODULE, "both.mlir", new_context())
+    plan_memory.plan_function(module, find_function(module, "train_step"), time_limit=3)
+    assert calls and calls[0]["search_nodes"] == 3 * memory_plan.NODES_PER_SECOND
+    assert calls[0]["time_limit"] < 3
 
 
 @pytest.mark.parametrize("order", [["plan-memory", "plan-memory{function=forward}"],
