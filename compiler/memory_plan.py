@@ -34,7 +34,8 @@ bisects between what is proven infeasible and the best packing found, until its 
 budget is spent: time_limit x NODES_PER_SECOND search nodes, counted, not timed, so that
 the same buffers give the same offsets on any machine under any load (the time limit
 still stops a machine slower than that rate). A plan at the bound, or one whose next
-smaller capacity was proven infeasible, is optimal. Offsets are multiples of `alignment`; the peak is max(offset + size).
+smaller capacity was proven infeasible, is optimal. Offsets are multiples of
+`alignment`; the peak is max(offset + size).
 """
 
 from __future__ import annotations
@@ -241,6 +242,11 @@ NODES_PER_SECOND = 25_000
 measured one, so that the plan does not depend on the machine's speed or load)."""
 
 
+def _first_limit(n: int) -> int:
+    """The node limit of each preordering in a search's first round (it doubles)."""
+    return 2 * max(n, 16)
+
+
 class _Search:
     def __init__(self, problem: _Problem, capacity: int, deadline: float,
                  max_nodes: int | None = None):
@@ -250,7 +256,7 @@ class _Search:
         n = problem.n
         # The doubling node limit of each preordering starts here and, with max_nodes,
         # stops at `last_limit`: the largest one whose round robin stays within it.
-        self.first_limit = 2 * max(n, 16)
+        self.first_limit = _first_limit(n)
         self.last_limit = None
         if max_nodes is not None:
             self.last_limit = self.first_limit
@@ -625,9 +631,9 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
     Without `capacity`: the lowest peak found with a search of `search_nodes` nodes
     (default: time_limit x NODES_PER_SECOND), within `time_limit` seconds (stopping
     early at the liveness lower bound); the same for the same buffers, whatever the
-    timing. With `capacity`: the first packing found whose
-    peak is <= capacity (heuristics first, then the exact search); PlanError if there is
-    none or none is found in time (the message says which).
+    timing. With `capacity`: the first packing found whose peak is <= capacity
+    (heuristics first, then the exact search); PlanError if there is none or none is
+    found in time (the message says which).
 
     `parallel` (default: when this machine has several processors and the environment
     does not set TCC_PLAN_PARALLEL=0): long searches run their preorderings in forked
@@ -694,7 +700,7 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
             last = capacity is not None or target >= best_peak - 1
             if capacity is None:
                 slice_nodes = nodes_left if last else nodes_left // 2
-                if slice_nodes < len(_HEURISTICS) * 2 * max(problem.n, 16):
+                if slice_nodes < len(_HEURISTICS) * _first_limit(problem.n):
                     break             # not even one round of the search left
                 nodes_left -= slice_nodes
                 search = _Search(problem, target, deadline, max_nodes=slice_nodes)
@@ -702,8 +708,10 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
                 search = _Search(problem, target, deadline)
             status = search.run(parallel)
             details["nodes"] += search.nodes
+            spent = "out of time" if capacity is not None or time.perf_counter() >= deadline \
+                else "out of budget"
             details["searches"].append(
-                (target, ("found", "infeasible", "aborted", "out of budget")[status]))
+                (target, ("found", "infeasible", "aborted", spent)[status]))
             if status == _OK:
                 peak = problem.peak(search.solution)
                 if peak < best_peak:
