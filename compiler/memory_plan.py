@@ -258,6 +258,7 @@ class _Search:
         # stops at `last_limit`: the largest one whose round robin stays within it.
         self.first_limit = _first_limit(n)
         self.last_limit = None
+        self.max_nodes = max_nodes
         if max_nodes is not None:
             self.last_limit = self.first_limit
             while 2 * len(_HEURISTICS) * self.last_limit * 2 <= max_nodes:
@@ -276,24 +277,34 @@ class _Search:
         self.heuristic = _HEURISTICS[0]
         self.progress = None   # in a worker process: shared node counts, and its slot
         self.progress_index = 0
+        self.long = False      # whether it went past two rounds (where it may fork)
+
+    @property
+    def charge(self) -> int:
+        """The nodes this search counts against a node budget: those it searched in at
+        most two rounds, all of it once longer (forked processes' counts depend on
+        timing, and whether there are processes on the machine)."""
+        return self.max_nodes if self.long and self.max_nodes is not None else self.nodes
 
     def run(self, parallel: bool = False) -> int:
         """_OK (self.solution holds offsets), _NOT_FOUND (proven infeasible) or
         _TIMEOUT. Tries the preorderings round robin with a doubling node limit, as
         MiniMalloc does, and keeps the success with the fewest nodes (ties to the
         earlier preordering) so that the answer does not depend on the schedule. With
-        `parallel`, after two rounds or a quarter second, the preorderings run in one
-        forked process each (see _parallel): the same answer, sooner. With a node
-        budget, _TIMEOUT also once the last round (limit `last_limit`) found nothing."""
+        `parallel`, after two rounds (or a quarter second without a node budget: then
+        when does not matter), the preorderings run in one forked process each (see
+        _parallel): the same answer, sooner. With a node budget, _TIMEOUT also once the
+        last round (limit `last_limit`) found nothing."""
         if self.p.lower_bound > self.capacity:
             return _NOT_FOUND
         deadline = self.deadline
-        if parallel:
+        if parallel and self.max_nodes is None:
             self.deadline = min(deadline, time.perf_counter() + _SEQUENTIAL_SECONDS)
         limit = self.first_limit
         rounds = 0
         try:
             while True:
+                self.long = self.long or rounds == 2
                 if parallel and (rounds == 2 or time.perf_counter() >= self.deadline):
                     self.deadline = deadline
                     status = self._parallel()
@@ -685,8 +696,10 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
     # capacities below `proven` are infeasible), bisecting towards the best peak; a
     # capacity whose search ran out of its slice is not tried again below. Minimizing,
     # the slices are of a node budget (half of what is left, all of it for the last
-    # capacity), so the capacities tried and the answer do not depend on timing; the
-    # time limit stops the search too (on a machine slower than NODES_PER_SECOND).
+    # capacity; a search spends the nodes it searched in two rounds, or its whole slice
+    # when longer), so the capacities tried and the answer do not depend on timing or
+    # on the machine's processors; the time limit stops the search too (a machine
+    # slower than NODES_PER_SECOND).
     proven, stuck = bound, None
     nodes_left = int(time_limit * NODES_PER_SECOND) if search_nodes is None else search_nodes
     target = capacity if capacity is not None else bound
@@ -702,11 +715,12 @@ def plan(buffers: Sequence[Buffer], *, capacity: int | None = None,
                 slice_nodes = nodes_left if last else nodes_left // 2
                 if slice_nodes < len(_HEURISTICS) * _first_limit(problem.n):
                     break             # not even one round of the search left
-                nodes_left -= slice_nodes
                 search = _Search(problem, target, deadline, max_nodes=slice_nodes)
             else:
                 search = _Search(problem, target, deadline)
             status = search.run(parallel)
+            if capacity is None:
+                nodes_left -= search.charge
             details["nodes"] += search.nodes
             spent = "out of time" if capacity is not None or time.perf_counter() >= deadline \
                 else "out of budget"
