@@ -191,8 +191,17 @@ def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
     off (schedule_and_plan fuses then only if the unfused arena exceeds the budget)."""
     if options.target not in cortex_m.TARGETS:
         return ()
+    target = cortex_m.TARGETS[options.target]
+    int16 = options.gradients == "int16" or options.gradients is None and not target.fpu
     return _cortex_m_passes(options) + \
-        (("train-fuse-bottleneck",) if options.fuse_bottlenecks != "never" else ())
+        (_fusion_passes(options, int16) if options.fuse_bottlenecks != "never" else ())
+
+
+def _fusion_passes(options: TrainingOptions, int16: bool) -> tuple[str, ...]:
+    """Bottleneck fusion: frozen forward chains, and with f32 gradients the backward of
+    trained ones, a channel at a time (its C kernel is f32)."""
+    return ("train-fuse-bottleneck",) + \
+        (() if int16 else (f"train-fuse-bottleneck-grad{{function={options.step}}}",))
 
 
 def _cortex_m_passes(options: TrainingOptions) -> tuple[str, ...]:
@@ -238,8 +247,10 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
     masks of the activations it only compares (--train-save-masks), int8 conv weights
     are updated as their gradient is computed (--train-fuse-update), stride-1
     depthwise input gradients overwrite their dy (--train-mark-inplace), and frozen int8
-    inverted bottlenecks become row-band fused ops (--train-fuse-bottleneck, which only
-    its C kernels run) per `options.fuse_bottlenecks`: fusion saves memory but costs
+    inverted bottlenecks become row-band fused ops (--train-fuse-bottleneck) and, with
+    f32 gradients, trained ones' backward a channel at a time
+    (--train-fuse-bottleneck-grad; only the C kernels run either) per
+    `options.fuse_bottlenecks`: fusion saves memory but costs
     instructions, so by default only a plan that does not fit the part's SRAM fuses.
     With int16 gradients (`gradient_format`), `calibrate(module)` writes the gradient
     ranges of the float step, then --train-int16-gradients converts it."""
@@ -257,16 +268,17 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
             calibrate(module)
             run_pipeline(module, [f"train-int16-gradients{{function={options.step}}}"], filename)
         run_pipeline(module, [f"train-mark-inplace{{function={options.step}}}"], filename)
-        if _fuse(module, passes, options, filename):
-            passes = ["train-fuse-bottleneck"] + passes
+        fusion = list(_fusion_passes(options, int16))
+        if _fuse(module, passes, fusion, options, filename):
+            passes = fusion + passes
     run_pipeline(module, passes, filename)
 
 
-def _fuse(module: ir.Module, passes: list[str], options: TrainingOptions,
+def _fuse(module: ir.Module, passes: list[str], fusion: list[str], options: TrainingOptions,
           filename: str | None) -> bool:
-    """Whether to fuse bottlenecks: plans copies of the module with and without
-    --train-fuse-bottleneck; fusion must lower the arena, and with "auto" the unfused
-    arena must not fit the --budget if one is given, else the target's SRAM."""
+    """Whether to fuse bottlenecks: plans copies of the module with and without the
+    `fusion` passes; fusion must lower the arena, and with "auto" the unfused arena
+    must not fit the --budget if one is given, else the target's SRAM."""
     if options.fuse_bottlenecks not in ("auto", "always", "never"):
         raise InputError(f"unknown bottleneck fusion mode '{options.fuse_bottlenecks}' "
                          "(expected auto, always or never)")
@@ -274,7 +286,7 @@ def _fuse(module: ir.Module, passes: list[str], options: TrainingOptions,
         return False
     text = module.operation.get_asm(enable_debug_info=True)
     arenas = []
-    for fuse in ([], ["train-fuse-bottleneck"]):
+    for fuse in ([], fusion):
         trial = ir.Module.parse(text, context=module.context)
         run_pipeline(trial, fuse + passes, filename)
         arenas.append(ir.IntegerAttr(trial.operation.attributes["train.arena_size"]).value)

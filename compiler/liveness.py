@@ -61,6 +61,7 @@ from .analysis import element_bytes
 from .memory_plan import Buffer
 
 UPDATES = {"train.sgd": {0: (0,)}, "train.qsgd": {0: (0,)}, "train.conv2d_qsgd": {0: (0,)},
+           "train.bottleneck_grad": {3: (6,)},
            "train.sgd_momentum": {0: (0,), 1: (2,)}}
 """Optimizer ops: result index -> the operand (parameter, momentum buffer) it updates,
 whose storage it may take over."""
@@ -93,6 +94,14 @@ def scratch_bytes(op) -> int:
         n, c, h, w = train.shape_of(op.operands[2])
         pointwise = train.ConvGeometry.of(op).pointwise(train.shape_of(op.operands[0])[2:])
         return 4 * n * h * w * (min(GRAD_WEIGHT_TILE, c) if pointwise else 1)
+    if op.name == "train.bottleneck_grad":
+        # one channel of g2 and of g1 (N planes each) and, with an update, the x
+        # channels of one block of weight-gradient sums, dequantized
+        n, _, ho, wo = train.shape_of(op.operands[0])
+        h, w = train.shape_of(op.results[0])[2:]
+        update = 4 * n * h * w * min(GRAD_WEIGHT_TILE, train.shape_of(op.operands[7])[1]) \
+            if len(op.results) == 4 else 0
+        return 4 * n * (ho * wo + h * w) + update
     return 0
 
 

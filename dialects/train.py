@@ -407,6 +407,34 @@ def conv2d_qsgd(param, grad_output, input, *, geometry: ConvGeometry, lr: float,
                             qas=ir.UnitAttr.get() if qas else None, loc=loc, ip=ip)
 
 
+def bottleneck_grad(grad_output, project_weight, depthwise_weight, depthwise_mask,
+                    expand_weight, expand_mask, grad_input_type, *, stride=(1, 1),
+                    padding=(0, 0), update=None, lr: float | None = None,
+                    weight_decay: float = 0.0, qas: bool = False, loc=None,
+                    ip=None) -> list[ir.Value]:
+    """The backward of an inverted bottleneck one expanded channel at a time:
+    [dx, depthwise bias gradient, expand bias gradient] and, with `update` =
+    (param, x), the int8 expansion weight updated by the gradient of (g1, x)."""
+    channels = shape_of(expand_weight)[0]
+    bias = ir.RankedTensorType.get([channels], ir.F32Type.get())
+    param, x = update if update is not None else (None, None)
+    op = _gen.BottleneckGradOp(
+        grad_input_type, bias, bias, param.type if param is not None else None, grad_output, project_weight, depthwise_weight, depthwise_mask,
+        expand_weight, expand_mask, param=param, input=x, stride=list(stride),
+        padding=list(padding), lr=_f32(lr) if lr is not None else None,
+        weight_decay=_f32(weight_decay), qas=ir.UnitAttr.get() if qas else None,
+        loc=loc, ip=ip)
+    return list(op.results)
+
+
+def bottleneck_grad_depthwise(op) -> ConvGeometry:
+    """The geometry of a train.bottleneck_grad's depthwise conv (groups: its channels)."""
+    attrs = op.operation.attributes
+    return ConvGeometry(stride=tuple(ir.DenseI64ArrayAttr(attrs["stride"])),
+                        padding=tuple(ir.DenseI64ArrayAttr(attrs["padding"])),
+                        groups=shape_of(op.operands[2])[0])
+
+
 def conv2d_qsgd_gradient_shape(op) -> tuple[int, ...]:
     """The shape of the weight gradient a train.conv2d_qsgd computes."""
     weight = shape_of(op.operands[0])

@@ -15,6 +15,8 @@ _REGISTRY = {
     "train-autodiff": ("tcc.passes.train_autodiff", "TrainAutodiff"),
     "train-fold-batch-norm": ("tcc.passes.fold_batch_norm", "FoldBatchNorm"),
     "train-fuse-bottleneck": ("tcc.passes.train_fuse_bottleneck", "TrainFuseBottleneck"),
+    "train-fuse-bottleneck-grad": ("tcc.passes.train_fuse_bottleneck_grad",
+                                   "TrainFuseBottleneckGrad"),
     "train-fuse-update": ("tcc.passes.train_fuse_update", "TrainFuseUpdate"),
     "train-int16-gradients": ("tcc.passes.train_int16_gradients", "TrainInt16Gradients"),
     "train-mark-inplace": ("tcc.passes.train_mark_inplace", "TrainMarkInplace"),

@@ -49,7 +49,9 @@ from .._mlir.dialects import func
 from ..compiler import liveness
 from ..compiler.errors import PassError
 
-UPDATE_OPS = frozenset(liveness.UPDATES)
+UPDATE_OPS = frozenset(liveness.UPDATES) - {"train.bottleneck_grad"}
+"""Ops whose result 0 updates their operand 0 (not the fused backward, whose last
+result updates its operand 6)."""
 REMAT_OPS = frozenset(("quant.dcast",))
 """Cheap unary ops recomputed next to each reader rather than kept alive between them."""
 

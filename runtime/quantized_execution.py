@@ -240,24 +240,53 @@ def _conv2d_qsgd(op, args):
     """train.conv2d_qsgd: the reference weight gradient of the weight's first channels,
     then train.qsgd of that part of the weight; its other channels keep their values.
     An int8 input is read as quant.dcast gives it (to dy's float type)."""
-    shape = train.conv2d_qsgd_gradient_shape(op)
-    g = train.ConvGeometry.of(op)
-    x = args[2]
-    element = _element_type(op.operands[2])
+    return _store(_update_conv_weight(op, op.operands[0], op.operands[2], *args,
+                                      train.conv2d_qsgd_gradient_shape(op),
+                                      train.ConvGeometry.of(op)), op)
+
+
+def _bottleneck_grad(op, args):
+    """train.bottleneck_grad: the ops it fuses, in their order (TrainOps.td)."""
+    dy, project, depthwise, depthwise_mask, expand, expand_mask = args[:6]
+    g = train.bottleneck_grad_depthwise(op)
+    n, _, h, w = train.shape_of(op.results[0])
+    e = train.shape_of(op.operands[4])[0]
+    g2 = ref.mask_grad(ref.conv2d_grad_input(dy, project, input_shape=[n, e, *dy.shape[2:]]),
+                       depthwise_mask)
+    g1 = ref.mask_grad(ref.conv2d_grad_input(g2, depthwise, input_shape=[n, e, h, w],
+                                             stride=g.stride, padding=g.padding,
+                                             groups=g.groups), expand_mask)
+    dx = ref.conv2d_grad_input(g1, expand, input_shape=train.shape_of(op.results[0]))
+    results = [dx, ref.bias_grad(g2), ref.bias_grad(g1)]
+    if len(op.results) == 4:
+        shape = (e, train.shape_of(op.operands[7])[1], 1, 1)
+        updated = _update_conv_weight(op, op.operands[6], op.operands[7], args[6], g1,
+                                      args[7], shape, train.ConvGeometry())
+        results.append(np.asarray(updated).astype(
+            _storage_dtype(_element_type(op.results[3])), copy=False))
+    return results
+
+
+def _update_conv_weight(op, param: ir.Value, input: ir.Value, weight, dy, x, shape,
+                        g: train.ConvGeometry) -> np.ndarray:
+    """`weight` (the int8 `param`) with its first channels (`shape`) updated by train.qsgd
+    with the conv weight gradient of (dy, x); an int8 x is read as quant.dcast gives it
+    (to dy's float type)."""
+    element = _element_type(input)
     if isinstance(element, quant.QuantizedType):
-        dtype = np.float64 if str(_element_type(op.operands[1])) == "f64" else np.float32
+        dtype = np.float64 if dy.dtype == np.float64 else np.float32
         x = qo.dequantize(x, **_quant_params(op, element), dtype=dtype)
-    grad = ref.conv2d_grad_weight(args[1], x, weight_shape=shape, stride=g.stride,
+    grad = ref.conv2d_grad_weight(dy, x, weight_shape=shape, stride=g.stride,
                                   padding=g.padding, dilation=g.dilation, groups=g.groups)
-    quantization = _weight_quantization(op, _element_type(op.operands[0]))
+    quantization = _weight_quantization(op, _element_type(param))
     axis = quantization["axis"]
     for key in ("scales", "zero_points"):
         if isinstance(quantization[key], list):      # per channel: the part's channels
             quantization[key] = quantization[key][:shape[axis]]
     part = tuple(slice(0, n) for n in shape)
-    updated = np.array(args[0], copy=True)
+    updated = np.array(weight, copy=True)
     updated[part] = qt.qsgd(updated[part], grad, **hyperparameters(op), **quantization)
-    return _store(updated, op)
+    return updated
 
 
 def _clamp_mask(op, args):
@@ -285,4 +314,5 @@ EXECUTORS: dict[str, Callable[[object, list], list]] = {
     "quant.scast": _scast,
     "train.qsgd": _qsgd,
     "train.conv2d_qsgd": _conv2d_qsgd,
+    "train.bottleneck_grad": _bottleneck_grad,
 }

@@ -302,7 +302,7 @@ VIEWS = {"train.reshape"}
 # Optimizer updates: result index -> the operand it updates in place (a copy first
 # where the plan gives them different storage).
 UPDATES = {"train.sgd": {0: 0}, "train.sgd_momentum": {0: 0, 1: 2}, "train.qsgd": {0: 0},
-           "train.conv2d_qsgd": {0: 0}}
+           "train.conv2d_qsgd": {0: 0}, "train.bottleneck_grad": {3: 6}}
 
 MAX_TAPS = 121
 """KH * KW of the largest kernel whose weight gradient the C kernels stage on the stack
@@ -312,9 +312,14 @@ MAX_TAPS = 121
 WEIGHT_OPS = {"train.linear", "train.conv2d", "train.linear_grad_input",
               "train.conv2d_grad_input"}
 
+# train.bottleneck_grad's weights (project, depthwise, expand), each read through a
+# `tcc_weight` descriptor of its own.
+BOTTLENECK_GRAD_WEIGHTS = (1, 2, 4)
+
 # Ops the renderer writes itself (storage-aware): layout of partial-channel
 # parameters, the integer update, float dequantization, split int8 weights.
-RENDERER_OPS = {"train.slice", "train.concat", "train.qsgd", "train.conv2d_qsgd", "quant.dcast",
+RENDERER_OPS = {"train.slice", "train.concat", "train.qsgd", "train.conv2d_qsgd",
+                "train.bottleneck_grad", "quant.dcast",
                 "arith.constant"}
 
 OP_MARKERS = [
@@ -359,6 +364,22 @@ class Split:
     def shape(self, full: list[int]) -> list[int]:
         """The trained slice's shape."""
         return [self.k if d == self.axis else n for d, n in enumerate(full)]
+
+
+def _reads_weight(op, position: int) -> bool:
+    """Whether operand `position` of `op` is a weight its kernel reads through a
+    `tcc_weight` descriptor (which may dequantize it)."""
+    return (op.name in WEIGHT_OPS and position == 1) or \
+        (op.name == "train.bottleneck_grad" and position in BOTTLENECK_GRAD_WEIGHTS)
+
+
+def _scratch_offset(op) -> int:
+    """The planned arena scratch of `op` (`train.scratch_offset`)."""
+    from ...passes.plan_memory import SCRATCH_OFFSET
+    if SCRATCH_OFFSET not in op.attributes:
+        raise UnsupportedError(f"'{op.name}' has no planned scratch ({SCRATCH_OFFSET}): "
+                               "run --plan-memory", format_location(op.location))
+    return ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
 
 
 @dataclass(frozen=True)
@@ -644,7 +665,7 @@ class CRenderer:
             self._check_reads(op)
             lines.append(f"/* {op.name} at {format_location(op.location) or 'unknown'} */")
             for r, operand in UPDATES.get(op.name, {}).items():
-                if results[r] != args[operand]:
+                if r < len(results) and results[r] != args[operand]:
                     # Not in place: update a copy (written back when the step returns).
                     lines.append(self._copy(args[operand], results[r], op.operands[operand]))
                     args[operand] = results[r]
@@ -661,7 +682,7 @@ class CRenderer:
         for position, value in enumerate(op.operands):
             if value not in self.splits:
                 continue
-            allowed = (op.name in WEIGHT_OPS and position == 1) or \
+            allowed = _reads_weight(op, position) or \
                 (op.name in ("train.qconv2d", "train.qlinear") and position == 1) or \
                 op.name in ("train.slice", "train.concat") or \
                 position in UPDATES.get(op.name, {}).values()
@@ -674,7 +695,7 @@ class CRenderer:
         where = format_location(op.location)
         result = results[0] if len(results) == 1 else results
         for position, arg in enumerate(args):
-            if isinstance(arg, Dequantized) and not (op.name in WEIGHT_OPS and position == 1):
+            if isinstance(arg, Dequantized) and not _reads_weight(op, position):
                 raise UnsupportedError(f"'{op.name}' reads a fused dequantization; the C "
                                        "target fuses it into linear and conv ops only", where)
         fixed = c_fixed_point_ops.render(op, args, result, self._fixed_point_weight(op, storage))
@@ -688,6 +709,8 @@ class CRenderer:
             return self._qsgd(op, args, result)
         if op.name == "train.conv2d_qsgd":
             return self._conv2d_qsgd(op, args, result)
+        if op.name == "train.bottleneck_grad":
+            return self._bottleneck_grad(op, args, results, storage)
         if op.name == "quant.dcast":
             if float_dequantize:
                 return self._dequantize(op, args, result)
@@ -715,8 +738,8 @@ class CRenderer:
             return storage[value], "NULL", 0, dims(value)[0]
         return storage[value], split.rest, split.axis, split.k
 
-    def _weight(self, value, storage, where) -> list[str]:
-        """Declarations of `w`, the tcc_weight descriptor of `value`."""
+    def _weight(self, value, storage, where, name: str = "w") -> list[str]:
+        """Declarations of `name`, the tcc_weight descriptor of `value`."""
         source = storage[value]
         full = dims(value)
         lines, scales = [], ("NULL", "NULL", 0, 0)
@@ -727,9 +750,9 @@ class CRenderer:
                 raise UnsupportedError("the C target dequantizes weights per output channel "
                                        f"(axis 0) only, not axis {axis}", where)
             hi, lo = _scale_pair(values)
-            lines += [f"static const float w_hi[{len(hi)}] = {{{', '.join(hi)}}};",
-                      f"static const float w_lo[{len(lo)}] = {{{', '.join(lo)}}};"]
-            scales = ("w_hi", "w_lo", int(len(values) > 1), zp)
+            lines += [f"static const float {name}_hi[{len(hi)}] = {{{', '.join(hi)}}};",
+                      f"static const float {name}_lo[{len(lo)}] = {{{', '.join(lo)}}};"]
+            scales = (f"{name}_hi", f"{name}_lo", int(len(values) > 1), zp)
             split = self.splits.get(quantized)
             data = storage[quantized]
             pointers = ["NULL", "NULL", data, split.rest if split else "NULL"]
@@ -737,7 +760,7 @@ class CRenderer:
             split = self.splits.get(value)
             pointers = [source, split.rest if split else "NULL", "NULL", "NULL"]
         axis, k = (split.axis, split.k) if split else (0, full[0])
-        lines.append(f"const tcc_weight w = {{{', '.join(pointers)}, {scales[0]}, "
+        lines.append(f"const tcc_weight {name} = {{{', '.join(pointers)}, {scales[0]}, "
                      f"{scales[1]}, {scales[2]}, {scales[3]}, {axis}, {k}}};")
         return lines
 
@@ -808,25 +831,53 @@ class CRenderer:
         if not liveness.dequantizes_input(op):
             return lines + [f"  tcc_conv2d_grad_weight_qsgd_s8({args[1]}, {args[2]}, "
                             f"{result}, &p, &q);", "}"]
-        # x int8: each value as quant.dcast gives it, (q - z) * s in double, as float
-        from ...passes.plan_memory import SCRATCH_OFFSET
-        scale, zp, _ = _quantization(op.operands[2], format_location(op.location))
-        table = ((np.arange(-128, 128, dtype=np.float64) - zp) * scale[0]).astype(np.float32)
-        if SCRATCH_OFFSET not in op.attributes:
-            raise UnsupportedError(f"'{op.name}' of an int8 input has no planned scratch "
-                                   f"({SCRATCH_OFFSET}): run --plan-memory",
-                                   format_location(op.location))
-        offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
-        return lines + ["  " + line for line in self._array("static const float table",
-                                                            table, "f32")] + [
+        return lines + self._dequantize_table(op.operands[2]) + [
             f"  tcc_conv2d_grad_weight_qsgd_s8x({args[1]}, {args[2]}, table, "
-            f"TCC_F32({offset}), {result}, &p, &q);", "}"]
+            f"TCC_F32({_scratch_offset(op)}), {result}, &p, &q);", "}"]
 
-    def _qsgd_params(self, op, shape: list[int]) -> tuple[list[str], str]:
-        """The opening of an update's block up to `q`, its tcc_qsgd_params, for the
-        parameter (operand 0) values of extent `shape`; and the parameter's kind."""
+    def _dequantize_table(self, value) -> list[str]:
+        """`table`: each int8 value of per-tensor `value` as quant.dcast gives it,
+        (q - z) * s in double, as float."""
+        scale, zp, _ = _quantization(value, format_location(value.owner.location)
+                                     if isinstance(value, ir.OpResult) else "")
+        table = ((np.arange(-128, 128, dtype=np.float64) - zp) * scale[0]).astype(np.float32)
+        return ["  " + line for line in self._array("static const float table", table, "f32")]
+
+    def _bottleneck_grad(self, op, args, results, storage) -> list[str]:
+        """train.bottleneck_grad: tcc_bottleneck_grad_f32 with a weight descriptor for
+        each of its weights and, for the update, its qsgd parameters and x's table."""
         where = format_location(op.location)
-        param = op.operands[0]
+        n, o, oh, ow = dims(op.operands[0])
+        _, c, h, w = dims(op.results[0])
+        e = dims(op.operands[4])[0]
+        update = len(op.results) == 4
+        k = dims(op.operands[7])[1] if update else 0
+        if update:
+            lines, _ = self._qsgd_params(op, [e, k, 1, 1], op.operands[6])
+            lines += self._dequantize_table(op.operands[7])
+        else:
+            lines = ["{"]
+        for name, position in zip(("wp", "wd", "we"), BOTTLENECK_GRAD_WEIGHTS):
+            lines += ["  " + line for line in self._weight(op.operands[position], storage,
+                                                           where, name)]
+        g = train.bottleneck_grad_depthwise(op)
+        depthwise = [n, e, h, w, e, *dims(op.operands[2])[2:], oh, ow, *g.stride, *g.padding,
+                     1, 1, e]
+        lines.append(f"  static const tcc_bottleneck_grad_params p = {{{n}, {o}, {e}, {c}, "
+                     f"{k}, {{{c_ints(depthwise)}}}}};")
+        param, x = (results[3], args[7]) if update else ("NULL", "NULL")
+        return lines + [
+            f"  tcc_bottleneck_grad_f32({args[0]}, &wp, &wd, {args[3]}, &we, {args[5]}, "
+            f"{results[0]}, {results[1]}, {results[2]}, {param}, {x}, "
+            f"{'table' if update else 'NULL'}, {'&q' if update else 'NULL'}, "
+            f"TCC_F32({_scratch_offset(op)}), &p);", "}"]
+
+    def _qsgd_params(self, op, shape: list[int], param=None) -> tuple[list[str], str]:
+        """The opening of an update's block up to `q`, its tcc_qsgd_params, for the
+        parameter (operand 0 unless given) values of extent `shape`; and the
+        parameter's kind."""
+        where = format_location(op.location)
+        param = op.operands[0] if param is None else param
         lr, wd = _float(op, "lr"), _float(op, "weight_decay", 0.0)
         kind = element_kind(param)
         if kind == "i8":

@@ -237,7 +237,8 @@ static QBottleneckOp streamedSource(QBottleneckOp bottleneck) {
 /// `train.scratch_offset` on an op that needs arena scratch while it runs (a
 /// train.qbottleneck: its ring of expanded rows and a span of depthwise output
 /// pixels, and those of every bottleneck streamed into it with one output row
-/// each, liveness.scratch_bytes in Python): inside the arena.
+/// each; a train.bottleneck_grad: one channel of its expanded gradients;
+/// liveness.scratch_bytes in Python): inside the arena.
 static LogicalResult verifyScratchOffset(Operation *op,
                                          NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
@@ -248,16 +249,28 @@ static LogicalResult verifyScratchOffset(Operation *op,
                     cast<RankedTensorType>(update.getInput().getType()).getElementType()) &&
       isa<FloatType>(
           cast<RankedTensorType>(update.getGradOutput().getType()).getElementType());
-  if (!bottleneck && !dequantizes)
+  auto backward = dyn_cast<BottleneckGradOp>(op);
+  if (!bottleneck && !dequantizes && !backward)
     return op->emitError() << "'" << name
                            << "' is only allowed on ops that need scratch "
-                              "(train.qbottleneck, a train.conv2d_qsgd of an "
-                              "int8 input and a float grad_output)";
+                              "(train.qbottleneck, train.bottleneck_grad, a "
+                              "train.conv2d_qsgd of an int8 input and a float "
+                              "grad_output)";
   std::optional<int64_t> offset = i64Value(attribute.getValue());
   if (!offset || *offset < 0)
     return op->emitError() << "'" << name
                            << "' must be an i64 byte offset >= 0, got "
                            << attribute.getValue();
+  if (backward) {
+    // One channel of g2 and of g1 (N planes each) and, with an update, the
+    // dequantized x channels of one block of sums (liveness.scratch_bytes).
+    ArrayRef<int64_t> dy = shapeOf(backward.getGradOutput());
+    ArrayRef<int64_t> dx = shapeOf(backward.getGradInput());
+    int64_t bytes = 4 * dy[0] * (dy[2] * dy[3] + dx[2] * dx[3]);
+    if (Value x = backward.getInput())
+      bytes += 4 * dx[0] * dx[2] * dx[3] * std::min<int64_t>(4, shapeOf(x)[1]);
+    return Arena::of(op).check(op, *offset, bytes, "the scratch");
+  }
   if (update) {
     // The dequantized x channels one block of sums reads (liveness.scratch_bytes).
     ArrayRef<int64_t> x = shapeOf(update.getInput()), w = shapeOf(update.getParam());

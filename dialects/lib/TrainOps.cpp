@@ -1070,6 +1070,85 @@ LogicalResult Conv2dQSGDOp::verify() {
   return success();
 }
 
+/// The bytes of a one-bit-per-element mask of `elements` values.
+static LogicalResult expectMaskOf(Operation *op, Value mask, int64_t elements,
+                                  StringRef what) {
+  int64_t bytes = tensorType(mask).getDimSize(0);
+  if (bytes != (elements + 7) / 8)
+    return op->emitOpError() << "expected a " << what << " of " << (elements + 7) / 8
+                             << " bytes (one bit per element of " << elements
+                             << "), got " << bytes;
+  return success();
+}
+
+LogicalResult BottleneckGradOp::verify() {
+  if (failed(verifyOperandsOfRank(*this,
+                                  {{getGradOutput(), "grad_output"},
+                                   {getProjectWeight(), "project weight"},
+                                   {getDepthwiseWeight(), "depthwise weight"},
+                                   {getExpandWeight(), "expand weight"},
+                                   {getGradInput(), "grad_input"}},
+                                  4)))
+    return failure();
+  ArrayRef<int64_t> dy = shapeOf(getGradOutput()), project = shapeOf(getProjectWeight());
+  ArrayRef<int64_t> depthwise = shapeOf(getDepthwiseWeight());
+  ArrayRef<int64_t> expand = shapeOf(getExpandWeight()), dx = shapeOf(getGradInput());
+  int64_t e = expand[0];
+  for (auto [name, w] : {std::pair<StringRef, ArrayRef<int64_t>>{"project", project},
+                         {"expand", expand}})
+    if (w[2] != 1 || w[3] != 1)
+      return emitOpError() << "expected a 1x1 " << name << " weight, got " << w[2]
+                           << "x" << w[3];
+  // The expanded tensor e1 = [N, E, H, W] (dx's batch and size), the depthwise
+  // output e2 = [N, E, HO, WO] (dy's).
+  SmallVector<int64_t> e1 = {dx[0], e, dx[2], dx[3]}, e2 = {dy[0], e, dy[2], dy[3]};
+  if (failed(verifyConvGeometry(*this, dx, expand, e1, {1, 1}, {0, 0}, {1, 1}, 1)) ||
+      failed(verifyConvGeometry(*this, e1, depthwise, e2, getStride(), getPadding(),
+                                {1, 1}, e)) ||
+      failed(verifyConvGeometry(*this, e2, project, dy, {1, 1}, {0, 0}, {1, 1}, 1)))
+    return failure();
+  int64_t n = dx[0];
+  if (failed(expectMaskOf(*this, getDepthwiseMask(), n * e * dy[2] * dy[3],
+                          "depthwise mask")) ||
+      failed(expectMaskOf(*this, getExpandMask(), n * e * dx[2] * dx[3],
+                          "expand mask")))
+    return failure();
+  for (Value bias : {getDepthwiseBiasGrad(), getExpandBiasGrad()})
+    if (tensorType(bias).getShape() != ArrayRef<int64_t>{e})
+      return emitOpError() << "expected bias gradients of type tensor<" << e
+                           << "xf32>, got " << bias.getType();
+  Value param = getParam();
+  if (!param) {
+    if (getUpdated() || getLr())
+      return emitOpError() << "expected no updated weight and no 'lr' without "
+                              "'update'";
+    return success();
+  }
+  if (!getUpdated() || !getLr())
+    return emitOpError() << "expected an updated weight and 'lr' with 'update'";
+  if (failed(expectType(*this, getUpdated(), param.getType(), "updated weight",
+                        "the parameter's")) ||
+      failed(verifyLearningRate(*this, *getLr(), getWeightDecay())))
+    return failure();
+  if (failed(expectRank(*this, getInput(), 4, "input")))
+    return failure();
+  if (shapeOf(param) != expand)
+    return emitOpError() << "expected the parameter of the expand weight's shape "
+                         << formatList(expand) << ", got " << param.getType();
+  // The update covers the first channels of x: a partial-channel scheme.
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (x[0] != n || x[1] > expand[1] || x[2] != dx[2] || x[3] != dx[3])
+    return emitOpError() << "expected an input of shape [" << n << ", <= " << expand[1]
+                         << ", " << dx[2] << ", " << dx[3] << "], got "
+                         << getInput().getType();
+  if (x[1] != expand[1] && !getWeightDecay().isZero())
+    return emitOpError() << "expected no weight decay on a partial update (the "
+                            "other channels keep their values)";
+  if (isa<quant::UniformQuantizedPerAxisType>(tensorType(param).getElementType()))
+    return verifyQuantWeight(*this, param);
+  return success();
+}
+
 LogicalResult QSGDOp::verify() {
   if (failed(expectType(*this, getResult(), getParam().getType(), "result",
                         "the parameter's")) ||

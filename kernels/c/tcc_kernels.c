@@ -470,6 +470,27 @@ static int32_t tcc_depthwise_grad_input_s1_f32(const float *dy, const tcc_weight
   return 1;
 }
 
+void tcc_depthwise_grad_input_channel_f32(const float *dy, const tcc_weight *w, int32_t c,
+                                          float *dx, const tcc_conv2d_params *p) {
+  const int32_t taps = p->kh * p->kw, sc = w->scale_per_channel ? c : 0;
+  tcc_weight one = *w; /* channel c alone: its taps, its scale */
+  if (one.s8 != NULL) one.s8 += c * taps; else one.f32 += c * taps;
+  if (one.scale_hi != NULL) { one.scale_hi += sc; one.scale_lo += sc; }
+  one.split_axis = 0;
+  one.split = 1;
+  tcc_conv2d_params q = *p;
+  q.c = q.o = q.groups = 1;
+  /* The paths of tcc_conv2d_grad_input_w_f32 for a depthwise conv, on one channel. */
+  if (p->dil_h == 1 && p->dil_w == 1) {
+    if (tcc_depthwise_grad_input_s1_f32(dy, &one, dx, &q)) return;
+    if (p->w <= TCC_DW_MAX_W && taps <= TCC_MAX_TAPS) {
+      tcc_depthwise_grad_input_f32(dy, &one, dx, &q);
+      return;
+    }
+  }
+  tcc_conv2d_grad_input_w_f32(dy, &one, dx, &q);
+}
+
 /* A 1x1 conv that is a matrix product per image: stride 1, no padding, groups 1. */
 static int32_t tcc_is_pointwise(const tcc_conv2d_params *p) {
   return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&

@@ -195,6 +195,12 @@ void tcc_conv2d_w_f32(const float *x, const tcc_weight *w, const float *b, float
 void tcc_conv2d_grad_input_w_f32(const float *dy, const tcc_weight *w, float *dx,
                                  const tcc_conv2d_params *p);
 
+/* Channel c of the input gradient of a depthwise conv `p` (groups == C == O):
+ * dy and dx hold that channel's planes of the N images back to back; the sums of
+ * tcc_conv2d_grad_input_w_f32 for that channel. */
+void tcc_depthwise_grad_input_channel_f32(const float *dy, const tcc_weight *w, int32_t c,
+                                          float *dx, const tcc_conv2d_params *p);
+
 /* ---------------------------------------------------------------------------
  * Element-wise ops: y may alias any operand of its size.
  * ------------------------------------------------------------------------- */

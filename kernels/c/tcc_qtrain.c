@@ -81,6 +81,74 @@ void tcc_conv2d_grad_weight_qsgd_s8x(const float *dy, const int8_t *x, const flo
   tcc_conv2d_grad_weight_s8x_to(dy, x, table, scratch, p, &sink.sink);
 }
 
+/* v[i] = bit (first + i) of mask ? v[i] : 0, for i < size. */
+static void tcc_mask_bits_f32(float *v, const int8_t *mask, int32_t first, int32_t size) {
+  for (int32_t i = 0; i < size; ++i) {
+    const int32_t bit = first + i;
+    if (!(((uint8_t)mask[bit >> 3] >> (bit & 7)) & 1u)) v[i] = 0.0f;
+  }
+}
+
+/* The sum of v[0..size), in order from +0 (tcc_bias_grad_f32's). */
+static float tcc_sum_f32(const float *v, int32_t size) {
+  float acc = 0.0f;
+  for (int32_t i = 0; i < size; ++i) acc += v[i];
+  return acc;
+}
+
+void tcc_bottleneck_grad_f32(const float *dy, const tcc_weight *project, const tcc_weight *dw,
+                             const int8_t *depthwise_mask, const tcc_weight *expand,
+                             const int8_t *expand_mask, float *dx, float *depthwise_bias_grad,
+                             float *expand_bias_grad, int8_t *param, const int8_t *x,
+                             const float *table, const tcc_qsgd_params *q, float *scratch,
+                             const tcc_bottleneck_grad_params *p) {
+  const tcc_conv2d_params *d = &p->depthwise;
+  const int32_t n = p->n, e = p->e, hw = d->h * d->w, ohw = d->oh * d->ow;
+  float *g2 = scratch, *g1 = scratch + n * ohw, *x_scratch = g1 + n * hw;
+  for (int32_t i = 0; i < n * p->c * hw; ++i) dx[i] = 0.0f;
+  /* The update of row ch: a 1x1 conv weight gradient of one output channel. */
+  const tcc_conv2d_params row = {n, p->x_channels, d->h, d->w, 1, 1, 1, d->h, d->w,
+                                 1, 1, 0, 0, 1, 1, 1};
+  for (int32_t ch = 0; ch < e; ++ch) {
+    /* g2 = sum over increasing oc of dy[oc] * project[oc, ch], from +0. */
+    for (int32_t i = 0; i < n * ohw; ++i) g2[i] = 0.0f;
+    for (int32_t oc = 0; oc < p->o; ++oc) {
+      float one;
+      const float w = *tcc_weight_taps(project, oc, ch, e, 1, &one);
+      for (int32_t b = 0; b < n; ++b) {
+        const float *dyc = dy + (b * p->o + oc) * ohw;
+        float *g = g2 + b * ohw;
+        for (int32_t i = 0; i < ohw; ++i) g[i] += w * dyc[i];
+      }
+    }
+    for (int32_t b = 0; b < n; ++b)
+      tcc_mask_bits_f32(g2 + b * ohw, depthwise_mask, (b * e + ch) * ohw, ohw);
+    depthwise_bias_grad[ch] = tcc_sum_f32(g2, n * ohw);
+    tcc_depthwise_grad_input_channel_f32(g2, dw, ch, g1, d);
+    for (int32_t b = 0; b < n; ++b)
+      tcc_mask_bits_f32(g1 + b * hw, expand_mask, (b * e + ch) * hw, hw);
+    expand_bias_grad[ch] = tcc_sum_f32(g1, n * hw);
+    /* dx[ci] += expand[ch, ci] * g1: channel ch's terms of every sum over ch. */
+    for (int32_t ci = 0; ci < p->c; ++ci) {
+      float one;
+      const float w = *tcc_weight_taps(expand, ch, ci, p->c, 1, &one);
+      for (int32_t b = 0; b < n; ++b) {
+        float *dxc = dx + (b * p->c + ci) * hw;
+        const float *g = g1 + b * hw;
+        for (int32_t i = 0; i < hw; ++i) dxc[i] += w * g[i];
+      }
+    }
+    if (param != NULL) {
+      tcc_qsgd_params one = *q;
+      one.coef += q->channels == 1 ? 0 : ch;
+      if (one.dead != NULL && q->channels != 1) one.dead += ch;
+      one.channels = 1;
+      tcc_conv2d_grad_weight_qsgd_s8x(g1, x, table, x_scratch, param + ch * p->x_channels,
+                                      &row, &one);
+    }
+  }
+}
+
 void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,
                   const tcc_qsgd_params *q) {
   const float decay = q->decay, zp = (float)q->zp;

@@ -56,6 +56,30 @@ void tcc_conv2d_grad_weight_qsgd_s8x(const float *dy, const int8_t *x, const flo
                                      float *scratch, int8_t *param,
                                      const tcc_conv2d_params *p, const tcc_qsgd_params *q);
 
+/* train.bottleneck_grad: the backward of an inverted bottleneck (dy [n, o, oh,
+ * ow] -> 1x1 `project` [o, e] -> mask -> depthwise `dw` -> mask -> 1x1 `expand`
+ * [e, c] -> dx [n, c, h, w]) one expanded channel at a time, in increasing
+ * channel order: its g2 (n x oh x ow) and g1 (n x h x w) floats in `scratch`,
+ * then the bias gradients of the depthwise and the expansion for that channel,
+ * its terms of dx (the sums of tcc_conv2d_grad_input_w_f32), and with `param`
+ * its row of the int8 expansion weight updated as tcc_conv2d_grad_weight_qsgd_s8x
+ * does (after `expand` read it; x: the first x_channels channels of the input,
+ * through `table`; then scratch also holds TCC_GRAD_WEIGHT_S8X_SCRATCH floats).
+ * Masks hold one bit per element of [n, e, oh, ow] (depthwise_mask) and [n, e, h,
+ * w] (expand_mask). */
+typedef struct {
+  int32_t n, o, e, c;           /* batch; channels of dy, expanded, of dx */
+  int32_t x_channels;           /* x channels the update reads; 0: no update */
+  tcc_conv2d_params depthwise;  /* the whole depthwise conv (groups e) */
+} tcc_bottleneck_grad_params;
+
+void tcc_bottleneck_grad_f32(const float *dy, const tcc_weight *project, const tcc_weight *dw,
+                             const int8_t *depthwise_mask, const tcc_weight *expand,
+                             const int8_t *expand_mask, float *dx, float *depthwise_bias_grad,
+                             float *expand_bias_grad, int8_t *param, const int8_t *x,
+                             const float *table, const tcc_qsgd_params *q, float *scratch,
+                             const tcc_bottleneck_grad_params *p);
+
 /* int32 biases, updated in place; the rounding of p - step is exact for any
  * int32 p (the float step is split into integer and fraction). */
 void tcc_qsgd_s32(int32_t *param, const float *grad, int32_t size,

@@ -889,6 +889,58 @@ def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Train_BottleneckGradOp : Train_Op<"bottleneck_grad",
+                                     [Pure, AttrSizedOperandSegments]> {
+  let summary = "backward of an inverted bottleneck, one expanded channel at a time";
+  let description = [{
+    Exactly these ops (1x1 convs: stride 1, no padding, groups 1), with E the
+    expanded channels:
+    g2 = mask_grad(conv2d_grad_input(dy, w_p), m_d)   (dy: [N, O, HO, WO], w_p: [O, E, 1, 1])
+    db_d = bias_grad(g2)
+    g1 = mask_grad(conv2d_grad_input(g2, w_d, stride, padding, groups E), m_e)
+    db_e = bias_grad(g1)
+    dx = conv2d_grad_input(g1, w_e)                    (w_e: [E, C, 1, 1])
+    and, with `update`, param' = conv2d_qsgd(param, g1, x, lr, weight_decay, qas)
+    with param the int8 expansion weight that w_e dequantizes, read before its
+    update. Every value of channel e of g2 and g1 depends on channel e of
+    them alone, so a kernel computes them one channel at a time: the expanded
+    gradients (E·HO·WO and E·H·W floats) never exist whole; dx accumulates
+    over the channels in increasing e, as conv2d_grad_input sums them
+    (--train-fuse-bottleneck-grad forms it).
+
+    ```mlir
+    %dx, %dbd, %dbe, %w2 = train.bottleneck_grad %dy project %wp
+        depthwise %wd, %md stride [2, 2] padding [1, 1] expand %we, %me
+        update %w, %x lr 0.00999999977 qas : (...) -> (...)
+    ```
+  }];
+  let arguments = (ins Train_FloatTensor:$grad_output,
+                       Train_FloatTensor:$project_weight,
+                       Train_FloatTensor:$depthwise_weight,
+                       1DTensorOf<[I8]>:$depthwise_mask,
+                       Train_FloatTensor:$expand_weight,
+                       1DTensorOf<[I8]>:$expand_mask,
+                       Optional<RankedTensorOf<[Train_QInt8, Train_QInt8PerAxis]>>:$param,
+                       Optional<Train_QTensor>:$input,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$padding,
+                       OptionalAttr<F32Attr>:$lr,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$weight_decay,
+                       UnitAttr:$qas);
+  let results = (outs Train_FloatTensor:$grad_input,
+                      Train_FloatTensor:$depthwise_bias_grad,
+                      Train_FloatTensor:$expand_bias_grad,
+                      Optional<RankedTensorOf<[Train_QInt8, Train_QInt8PerAxis]>>:$updated);
+  let assemblyFormat = [{
+    $grad_output `project` $project_weight
+    `depthwise` $depthwise_weight `,` $depthwise_mask (`stride` $stride^)? (`padding` $padding^)?
+    `expand` $expand_weight `,` $expand_mask (`update` $param^ `,` $input)?
+    (`lr` $lr^)? (`weight_decay` $weight_decay^)? (`qas` $qas^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 // An int8 weight quantized per tensor or per output channel.
 def Train_QInt8WeightTensor : RankedTensorOf<[Train_QInt8, Train_QInt8PerAxis]>;
 
