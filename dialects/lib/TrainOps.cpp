@@ -1075,7 +1075,7 @@ static LogicalResult expectMaskOf(Operation *op, Value mask, int64_t elements,
                                   StringRef what) {
   int64_t bytes = tensorType(mask).getDimSize(0);
   if (bytes != (elements + 7) / 8)
-    return op->emitOpError() << "expected a " << what << " of " << (elements + 7) / 8
+    return op->emitOpError() << "expected " << what << " of " << (elements + 7) / 8
                              << " bytes (one bit per element of " << elements
                              << "), got " << bytes;
   return success();
@@ -1109,9 +1109,9 @@ LogicalResult BottleneckGradOp::verify() {
     return failure();
   int64_t n = dx[0];
   if (failed(expectMaskOf(*this, getDepthwiseMask(), n * e * dy[2] * dy[3],
-                          "depthwise mask")) ||
+                          "a depthwise mask")) ||
       failed(expectMaskOf(*this, getExpandMask(), n * e * dx[2] * dx[3],
-                          "expand mask")))
+                          "an expand mask")))
     return failure();
   for (Value bias : {getDepthwiseBiasGrad(), getExpandBiasGrad()})
     if (tensorType(bias).getShape() != ArrayRef<int64_t>{e})

@@ -113,7 +113,7 @@ module attributes {train.arena_size = 256 : i64, train.arena_alignment = 16 : i6
 
 !x = !quant.uniform<i8:f32, 0.02:-128>
 func.func @scratch_on_another_op(%x: tensor<1x2x!x>) -> tensor<1x2x!x> {
-  // expected-error @+1 {{'train.scratch_offset' is only allowed on ops that need scratch (train.qbottleneck, a train.conv2d_qsgd of an int8 input and a float grad_output)}}
+  // expected-error @+1 {{'train.scratch_offset' is only allowed on ops that need scratch (train.qbottleneck, train.bottleneck_grad, a train.conv2d_qsgd of an int8 input and a float grad_output)}}
   %y = train.qadd %x, %x rounding float_scale {train.scratch_offset = 0 : i64}
       : (tensor<1x2x!x>, tensor<1x2x!x>) -> tensor<1x2x!x>
   return %y : tensor<1x2x!x>

@@ -109,7 +109,7 @@ module attributes {train.arena_size = 64 : i64, train.arena_alignment = 16 : i64
 !w = !quant.uniform<i8:f32:0, {1.0e-2, 2.0e-2}>
 func.func @scratch_of_a_float_input(%w: tensor<2x3x1x1x!w>, %dy: tensor<1x2x2x2xf32>,
                                     %x: tensor<1x3x2x2xf32>) -> tensor<2x3x1x1x!w> {
-  // expected-error @+1 {{'train.scratch_offset' is only allowed on ops that need scratch (train.qbottleneck, a train.conv2d_qsgd of an int8 input and a float grad_output)}}
+  // expected-error @+1 {{'train.scratch_offset' is only allowed on ops that need scratch (train.qbottleneck, train.bottleneck_grad, a train.conv2d_qsgd of an int8 input and a float grad_output)}}
   %u = train.conv2d_qsgd %w, %dy, %x lr 0.1 {train.scratch_offset = 0 : i64}
       : (tensor<2x3x1x1x!w>, tensor<1x2x2x2xf32>, tensor<1x3x2x2xf32>) -> tensor<2x3x1x1x!w>
   return %u : tensor<2x3x1x1x!w>
