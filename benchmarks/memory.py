@@ -17,8 +17,10 @@ three copies of the step:
   fuse_bottlenecks="always"): --train-save-masks (1-bit masks of the activations the
   backward pass only compares), --train-fuse-bottleneck where it lowers the arena
   (frozen inverted bottlenecks, and the first conv with the block after it, run row
-  band by row band; `tcc --target=cortex-m7` fuses only when the plan would not fit
-  the part otherwise, as fusion costs instructions), --train-reorder, --plan-memory;
+  band by row band; with f32 gradients, --train-fuse-bottleneck-grad computes a
+  trained bottleneck's backward one expanded channel at a time; `tcc
+  --target=cortex-m7` fuses only when the plan would not fit the part otherwise, as
+  fusion costs instructions), --train-reorder, --plan-memory;
 - tcc also updates each int8 conv weight as its gradient is computed
   (--train-fuse-update: no f32 weight gradient, the saved int8 activation read as it
   is, a few channels dequantized at a time) and lets stride-1 depthwise input

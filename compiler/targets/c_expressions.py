@@ -24,6 +24,16 @@ def size(value) -> int:
     return int(np.prod(dims(value), dtype=np.int64))
 
 
+def scratch_offset(op) -> int:
+    """The arena offset of `op`'s planned scratch (`train.scratch_offset`)."""
+    from ..errors import UnsupportedError, format_location
+    from ...passes.plan_memory import SCRATCH_OFFSET
+    if SCRATCH_OFFSET not in op.attributes:
+        raise UnsupportedError(f"'{op.name}' has no planned scratch ({SCRATCH_OFFSET}): "
+                               "run --plan-memory", format_location(op.location))
+    return ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
+
+
 def conv_params(op, x_shape, w_shape, y_shape) -> str:
     g = train.ConvGeometry.of(op)
     n, c, h, w = x_shape

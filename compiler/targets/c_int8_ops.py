@@ -25,7 +25,7 @@ from ...runtime import quantized_execution as qx
 from ...runtime import quantized_ops as qo
 from ..errors import UnsupportedError, format_location
 from ...dialects import train
-from .c_expressions import c_double, c_ints, dims, element_kind, size
+from .c_expressions import c_double, c_ints, dims, element_kind, scratch_offset, size
 
 INT32_TAPS_LIMIT = (1 << 31) // (255 * 128)
 """Most taps per output whose sum of (x - z_x) * w products stays inside int32."""
@@ -125,12 +125,8 @@ def _qbottleneck(op, a, r):
     bottlenecks streamed into it, tcc_q_bottleneck_pair_s8_inline (one) or
     tcc_q_bottleneck_chain_s8 (more) over one tcc_q_stage each, their rings and
     handed-over rows laid out in the scratch after the op's own."""
-    from ...passes.plan_memory import SCRATCH_OFFSET
     where = format_location(op.location)
-    if SCRATCH_OFFSET not in op.attributes:
-        raise UnsupportedError(f"'{op.name}' has no planned scratch ({SCRATCH_OFFSET}): "
-                               "run --plan-memory", where)
-    offset = ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
+    offset = scratch_offset(op)
     stages = [(op, list(a))]
     while isinstance(stages[0][1][0], Streamed):
         source = stages[0][1][0]

@@ -29,7 +29,7 @@ from ..errors import UnsupportedError, format_location
 from ..source import find_function
 from . import c_fixed_point_ops
 from .c_expressions import (C_TYPES, c_float, c_identifier, c_ints, conv_params, dims,
-                            element_kind, size)
+                            element_kind, scratch_offset, size)
 from .c_int8_ops import INT8_KERNELS, Streamed, _requant, _storage as _int8_storage
 
 
@@ -371,15 +371,6 @@ def _reads_weight(op, position: int) -> bool:
     `tcc_weight` descriptor (which may dequantize it)."""
     return (op.name in WEIGHT_OPS and position == 1) or \
         (op.name == "train.bottleneck_grad" and position in BOTTLENECK_GRAD_WEIGHTS)
-
-
-def _scratch_offset(op) -> int:
-    """The planned arena scratch of `op` (`train.scratch_offset`)."""
-    from ...passes.plan_memory import SCRATCH_OFFSET
-    if SCRATCH_OFFSET not in op.attributes:
-        raise UnsupportedError(f"'{op.name}' has no planned scratch ({SCRATCH_OFFSET}): "
-                               "run --plan-memory", format_location(op.location))
-    return ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value
 
 
 @dataclass(frozen=True)
@@ -833,7 +824,7 @@ class CRenderer:
                             f"{result}, &p, &q);", "}"]
         return lines + self._dequantize_table(op.operands[2]) + [
             f"  tcc_conv2d_grad_weight_qsgd_s8x({args[1]}, {args[2]}, table, "
-            f"TCC_F32({_scratch_offset(op)}), {result}, &p, &q);", "}"]
+            f"TCC_F32({scratch_offset(op)}), {result}, &p, &q);", "}"]
 
     def _dequantize_table(self, value) -> list[str]:
         """`table`: each int8 value of per-tensor `value` as quant.dcast gives it,
@@ -870,7 +861,7 @@ class CRenderer:
             f"  tcc_bottleneck_grad_f32({args[0]}, &wp, &wd, {args[3]}, &we, {args[5]}, "
             f"{results[0]}, {results[1]}, {results[2]}, {param}, {x}, "
             f"{'table' if update else 'NULL'}, {'&q' if update else 'NULL'}, "
-            f"TCC_F32({_scratch_offset(op)}), &p);", "}"]
+            f"TCC_F32({scratch_offset(op)}), &p);", "}"]
 
     def _qsgd_params(self, op, shape: list[int], param=None) -> tuple[list[str], str]:
         """The opening of an update's block up to `q`, its tcc_qsgd_params, for the
