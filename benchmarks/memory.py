@@ -18,7 +18,7 @@ three copies of the step:
   backward pass only compares), --train-fuse-bottleneck where it lowers the arena
   (frozen inverted bottlenecks, and the first conv with the block after it, run row
   band by row band; with f32 gradients, --train-fuse-bottleneck-grad computes a
-  trained bottleneck's backward one expanded channel at a time; `tcc
+  trained bottleneck's backward a few expanded channels at a time; `tcc
   --target=cortex-m7` fuses only when the plan would not fit the part otherwise, as
   fusion costs instructions), --train-reorder, --plan-memory;
 - tcc also updates each int8 conv weight as its gradient is computed

@@ -199,7 +199,7 @@ def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
 
 def _fusion_passes(options: TrainingOptions, int16: bool) -> tuple[str, ...]:
     """Bottleneck fusion: frozen forward chains, and with f32 gradients the backward of
-    trained ones, a channel at a time (its C kernel is f32)."""
+    trained ones, a few channels at a time (its C kernel is f32)."""
     return ("train-fuse-bottleneck",) + \
         (() if int16 else (f"train-fuse-bottleneck-grad{{function={options.step}}}",))
 
@@ -248,7 +248,7 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
     are updated as their gradient is computed (--train-fuse-update), stride-1
     depthwise input gradients overwrite their dy (--train-mark-inplace), and frozen int8
     inverted bottlenecks become row-band fused ops (--train-fuse-bottleneck) and, with
-    f32 gradients, trained ones' backward a channel at a time
+    f32 gradients, trained ones' backward a few channels at a time
     (--train-fuse-bottleneck-grad; only the C kernels run either) per
     `options.fuse_bottlenecks`: fusion saves memory but costs
     instructions, so by default only a plan that does not fit the part's SRAM fuses.
@@ -268,33 +268,37 @@ def schedule_and_plan(module: ir.Module, options: TrainingOptions,
             calibrate(module)
             run_pipeline(module, [f"train-int16-gradients{{function={options.step}}}"], filename)
         run_pipeline(module, [f"train-mark-inplace{{function={options.step}}}"], filename)
-        fusion = list(_fusion_passes(options, int16))
-        if _fuse(module, passes, fusion, options, filename):
-            passes = fusion + passes
+        passes = _fusion(module, passes, _fusion_passes(options, int16), options,
+                         filename) + passes
     run_pipeline(module, passes, filename)
 
 
-def _fuse(module: ir.Module, passes: list[str], fusion: list[str], options: TrainingOptions,
-          filename: str | None) -> bool:
-    """Whether to fuse bottlenecks: plans copies of the module with and without the
-    `fusion` passes; fusion must lower the arena, and with "auto" the unfused arena
-    must not fit the --budget if one is given, else the target's SRAM."""
+def _fusion(module: ir.Module, passes: list[str], fusion: tuple[str, ...],
+            options: TrainingOptions, filename: str | None) -> list[str]:
+    """The fusion passes to run: plans copies of the module unfused and with each
+    prefix of `fusion` (frozen forward chains, then trained backward ones); "always"
+    takes the smallest arena, "auto" the first that fits the --budget if one is
+    given, else the target's SRAM (fusion costs instructions; the backward's most),
+    or the smallest when none does. A fusion must lower the arena to be taken."""
     if options.fuse_bottlenecks not in ("auto", "always", "never"):
         raise InputError(f"unknown bottleneck fusion mode '{options.fuse_bottlenecks}' "
                          "(expected auto, always or never)")
     if options.fuse_bottlenecks == "never":
-        return False
+        return []
     text = module.operation.get_asm(enable_debug_info=True)
+    target = cortex_m.TARGETS[options.target]
     arenas = []
-    for fuse in ([], fusion):
+    for k in range(len(fusion) + 1):
         trial = ir.Module.parse(text, context=module.context)
-        run_pipeline(trial, fuse + passes, filename)
-        arenas.append(ir.IntegerAttr(trial.operation.attributes["train.arena_size"]).value)
-    fits = arenas[0] <= options.budget if options.budget is not None else \
-        cortex_m.fits_ram(arenas[0], cortex_m.TARGETS[options.target])
-    if options.fuse_bottlenecks == "auto" and fits:
-        return False
-    return arenas[1] < arenas[0]
+        run_pipeline(trial, list(fusion[:k]) + passes, filename)
+        arena = ir.IntegerAttr(trial.operation.attributes["train.arena_size"]).value
+        arenas.append(arena)
+        fits = arena <= options.budget if options.budget is not None else \
+            cortex_m.fits_ram(arena, target)
+        if options.fuse_bottlenecks == "auto" and fits and arena <= min(arenas):
+            return list(fusion[:k])
+    smallest = min(range(len(arenas)), key=lambda k: (arenas[k], k))
+    return list(fusion[:smallest])
 
 
 def check_target(name: str) -> None:

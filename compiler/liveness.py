@@ -84,6 +84,10 @@ DEQUANTIZE = frozenset(("quant.dcast",))
 GRAD_WEIGHT_TILE = 4
 """Input channels of a pointwise weight-gradient block (TCC_GRAD_WEIGHT_TILE)."""
 
+BOTTLENECK_GRAD_CHANNELS = 4
+"""Expanded channels a train.bottleneck_grad kernel computes at a time
+(TCC_BOTTLENECK_GRAD_CHANNELS; kBottleneckGradChannels of the verifier)."""
+
 
 def scratch_bytes(op) -> int:
     """Arena bytes `op` needs as a temporary while it runs (0 for most ops)."""
@@ -95,13 +99,14 @@ def scratch_bytes(op) -> int:
         pointwise = train.ConvGeometry.of(op).pointwise(train.shape_of(op.operands[0])[2:])
         return 4 * n * h * w * (min(GRAD_WEIGHT_TILE, c) if pointwise else 1)
     if op.name == "train.bottleneck_grad":
-        # one channel of g2 and of g1 (N planes each) and, with an update, the x
-        # channels of one block of weight-gradient sums, dequantized
+        # a group of channels of g2 and of g1 (N planes each) and, with an update, the
+        # x channels of one block of weight-gradient sums, dequantized
         n, _, ho, wo = train.shape_of(op.operands[0])
         h, w = train.shape_of(op.results[0])[2:]
+        group = min(BOTTLENECK_GRAD_CHANNELS, train.shape_of(op.operands[4])[0])
         update = 4 * n * h * w * min(GRAD_WEIGHT_TILE, train.shape_of(op.operands[7])[1]) \
             if len(op.results) == 4 else 0
-        return 4 * n * (ho * wo + h * w) + update
+        return 4 * n * group * (ho * wo + h * w) + update
     return 0
 
 

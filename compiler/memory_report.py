@@ -16,7 +16,8 @@ the report shows what the code generators use:
 A *tensor* here is one storage of the plan: a value together with the values that
 reuse it in place (an update, an element-wise op) or view it (a reshape) — they
 share an offset. Trainable parameters and momentum buffers are reserved for the
-whole function (they outlive the call).
+whole function (they outlive the call). An op's planned scratch
+(`train.scratch_offset`) is a tensor of kind "scratch", live while its op runs.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .errors import format_location
 from .source import find_function
 
 KINDS = {"parameter": "#8c6bb1", "input": "#41ab5d", "forward": "#4292c6",
-         "backward": "#fd8d3c", "output": "#969696"}
+         "backward": "#fd8d3c", "output": "#969696", "scratch": "#e7298a"}
 """Tensor kinds and their colours: trainable parameters and momentum buffers, data
 inputs and labels, values computed before the loss (activations), after it
 (gradients), and the returned loss."""
@@ -193,6 +194,17 @@ def function_report(module: ir.Module, name: str) -> FunctionReport:
         tensors.append(Tensor(len(tensors), label, kind, offsets[members[0]],
                               max(lives[m].size for m in members), lower, upper,
                               op_name, where, len(members)))
+    # An op's scratch (a fused bottleneck's rows, a channel of a fused backward)
+    # holds its planned bytes while the op runs.
+    from ..passes.plan_memory import SCRATCH_OFFSET
+    for position, op in enumerate(ops):
+        bytes_ = liveness.scratch_bytes(op)
+        if bytes_ and SCRATCH_OFFSET in op.attributes:
+            where = _location(op)
+            tensors.append(Tensor(len(tensors), f"scratch of {op.name}" +
+                                  (f" at {where}" if where else ""), "scratch",
+                                  ir.IntegerAttr(op.attributes[SCRATCH_OFFSET]).value, bytes_,
+                                  position, position + 1, op.name, where, 0))
     tensors.sort(key=lambda t: (t.lower, t.offset))
     for i, t in enumerate(tensors):
         t.id = i

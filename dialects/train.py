@@ -412,7 +412,7 @@ def bottleneck_grad(grad_output, project_weight, depthwise_weight, depthwise_mas
                     padding=(0, 0), update=None, lr: float | None = None,
                     weight_decay: float = 0.0, qas: bool = False, loc=None,
                     ip=None) -> list[ir.Value]:
-    """The backward of an inverted bottleneck one expanded channel at a time:
+    """The backward of an inverted bottleneck a few expanded channels at a time:
     [dx, depthwise bias gradient, expand bias gradient] and, with `update` =
     (param, x), the int8 expansion weight updated by the gradient of (g1, x)."""
     channels = shape_of(expand_weight)[0]

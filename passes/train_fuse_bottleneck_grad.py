@@ -1,5 +1,5 @@
-"""--train-fuse-bottleneck-grad: the backward of a trained inverted bottleneck, one
-expanded channel at a time (`train.bottleneck_grad`).
+"""--train-fuse-bottleneck-grad: the backward of a trained inverted bottleneck, a few
+expanded channels at a time (`train.bottleneck_grad`).
 
 After --train-autodiff, --train-save-masks and --train-fuse-update, the backward of
 an inverted bottleneck (1x1 expand -> depthwise -> 1x1 project, masks after the
@@ -16,7 +16,7 @@ expansion and the depthwise) whose depthwise and projection weights are frozen r
 
 Channel e of g2, g1 and of the two bias gradients depends on channel e of dy's
 projection alone, and dx sums the channels' contributions: the chain becomes one op
-whose kernel keeps one channel of g2 and g1 at a time. Those are the largest tensors
+whose kernel keeps 4 channels of g2 and g1 at a time. Those are the largest tensors
 of a late block's backward (MCUNet-5FPS blocks.10: g1 is 240 x 8 x 8 f32, 60 KB,
 from a 15 KB g2 through a stride-2 depthwise). The arithmetic is the chain's, sum
 for sum. A chain is fused when its intermediates have no other readers, all its

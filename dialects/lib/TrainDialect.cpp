@@ -207,6 +207,10 @@ static ArrayRef<int64_t> shapeOf(Value v) {
 /// at a time (train.BOTTLENECK_SPAN in Python, TCC_Q_BOTTLENECK_SPAN in C).
 static constexpr int64_t kBottleneckSpan = 4;
 
+/// Expanded channels a train.bottleneck_grad kernel computes at a time
+/// (liveness.BOTTLENECK_GRAD_CHANNELS in Python, TCC_BOTTLENECK_GRAD_CHANNELS in C).
+static constexpr int64_t kBottleneckGradChannels = 4;
+
 /// Arena scratch bytes of one fused bottleneck (train.BottleneckGeometry.
 /// scratch_bytes in Python): the ring of KH expanded rows, as wide as the
 /// expansion's output, and kBottleneckSpan depthwise output pixels of every
@@ -262,11 +266,14 @@ static LogicalResult verifyScratchOffset(Operation *op,
                            << "' must be an i64 byte offset >= 0, got "
                            << attribute.getValue();
   if (backward) {
-    // One channel of g2 and of g1 (N planes each) and, with an update, the
-    // dequantized x channels of one block of sums (liveness.scratch_bytes).
+    // kBottleneckGradChannels channels of g2 and of g1 (N planes each) and, with
+    // an update, the dequantized x channels of one block of sums
+    // (liveness.scratch_bytes).
     ArrayRef<int64_t> dy = shapeOf(backward.getGradOutput());
     ArrayRef<int64_t> dx = shapeOf(backward.getGradInput());
-    int64_t bytes = 4 * dy[0] * (dy[2] * dy[3] + dx[2] * dx[3]);
+    int64_t group = std::min(kBottleneckGradChannels,
+                             shapeOf(backward.getExpandWeight())[0]);
+    int64_t bytes = 4 * dy[0] * group * (dy[2] * dy[3] + dx[2] * dx[3]);
     if (Value x = backward.getInput())
       bytes += 4 * dx[0] * dx[2] * dx[3] * std::min<int64_t>(4, shapeOf(x)[1]);
     return Arena::of(op).check(op, *offset, bytes, "the scratch");

@@ -89,11 +89,53 @@ static void tcc_mask_bits_f32(float *v, const int8_t *mask, int32_t first, int32
   }
 }
 
-/* The sum of v[0..size), in order from +0 (tcc_bias_grad_f32's). */
-static float tcc_sum_f32(const float *v, int32_t size) {
-  float acc = 0.0f;
-  for (int32_t i = 0; i < size; ++i) acc += v[i];
-  return acc;
+/* Output channels of the projection staged per block of g2 sums. */
+#define TCC_BOTTLENECK_GRAD_OC 32
+
+/* g[b][j] (planes of hw floats, g channels) = sum over increasing oc of dy[b][oc] *
+ * w[oc, c0 + j], from +0: tcc_grad_input_1x1_f32's sums for channels c0..c0+g. */
+static void tcc_bottleneck_project(const float *dy, const tcc_weight *w, float *g, int32_t n,
+                                   int32_t o, int32_t e, int32_t c0, int32_t count,
+                                   int32_t hw) {
+  float wb[TCC_BOTTLENECK_GRAD_OC * TCC_BOTTLENECK_GRAD_CHANNELS];
+  for (int32_t oc0 = 0; oc0 < o; oc0 += TCC_BOTTLENECK_GRAD_OC) {
+    const int32_t oc_count = o - oc0 < TCC_BOTTLENECK_GRAD_OC ? o - oc0 : TCC_BOTTLENECK_GRAD_OC;
+    for (int32_t r = 0; r < oc_count; ++r)
+      for (int32_t j = 0; j < count; ++j) {
+        float one;
+        wb[r * TCC_BOTTLENECK_GRAD_CHANNELS + j] =
+            *tcc_weight_taps(w, oc0 + r, c0 + j, e, 1, &one);
+      }
+    for (int32_t b = 0; b < n; ++b) {
+      const float *d = dy + (b * o + oc0) * hw;
+      float *gb = g + b * count * hw;
+      for (int32_t i = 0; i < hw; ++i) {
+        float acc[TCC_BOTTLENECK_GRAD_CHANNELS];
+        for (int32_t j = 0; j < count; ++j) acc[j] = oc0 > 0 ? gb[j * hw + i] : 0.0f;
+        for (int32_t r = 0; r < oc_count; ++r) {
+          const float v = d[r * hw + i];
+          const float *wr = wb + r * TCC_BOTTLENECK_GRAD_CHANNELS;
+          for (int32_t j = 0; j < count; ++j) acc[j] += wr[j] * v;
+        }
+        for (int32_t j = 0; j < count; ++j) gb[j * hw + i] = acc[j];
+      }
+    }
+  }
+}
+
+/* Channel j of g ([n][count][hw]) masked by the bits of channel c0 + j of [n][e][hw],
+ * and its sum over (b, i) in order from +0 (tcc_bias_grad_f32's) into db[c0 + j]. */
+static void tcc_bottleneck_mask_sum(float *g, const int8_t *mask, float *db, int32_t n,
+                                    int32_t e, int32_t c0, int32_t count, int32_t hw) {
+  for (int32_t j = 0; j < count; ++j) {
+    float acc = 0.0f;
+    for (int32_t b = 0; b < n; ++b) {
+      float *v = g + (b * count + j) * hw;
+      tcc_mask_bits_f32(v, mask, (b * e + c0 + j) * hw, hw);
+      for (int32_t i = 0; i < hw; ++i) acc += v[i];
+    }
+    db[c0 + j] = acc;
+  }
 }
 
 void tcc_bottleneck_grad_f32(const float *dy, const tcc_weight *project, const tcc_weight *dw,
@@ -104,47 +146,52 @@ void tcc_bottleneck_grad_f32(const float *dy, const tcc_weight *project, const t
                              const tcc_bottleneck_grad_params *p) {
   const tcc_conv2d_params *d = &p->depthwise;
   const int32_t n = p->n, e = p->e, hw = d->h * d->w, ohw = d->oh * d->ow;
-  float *g2 = scratch, *g1 = scratch + n * ohw, *x_scratch = g1 + n * hw;
+  const int32_t group = e < TCC_BOTTLENECK_GRAD_CHANNELS ? e : TCC_BOTTLENECK_GRAD_CHANNELS;
+  float *g2 = scratch, *g1 = scratch + n * group * ohw, *x_scratch = g1 + n * group * hw;
   for (int32_t i = 0; i < n * p->c * hw; ++i) dx[i] = 0.0f;
-  /* The update of row ch: a 1x1 conv weight gradient of one output channel. */
-  const tcc_conv2d_params row = {n, p->x_channels, d->h, d->w, 1, 1, 1, d->h, d->w,
-                                 1, 1, 0, 0, 1, 1, 1};
-  for (int32_t ch = 0; ch < e; ++ch) {
-    /* g2 = sum over increasing oc of dy[oc] * project[oc, ch], from +0. */
-    for (int32_t i = 0; i < n * ohw; ++i) g2[i] = 0.0f;
-    for (int32_t oc = 0; oc < p->o; ++oc) {
-      float one;
-      const float w = *tcc_weight_taps(project, oc, ch, e, 1, &one);
-      for (int32_t b = 0; b < n; ++b) {
-        const float *dyc = dy + (b * p->o + oc) * ohw;
-        float *g = g2 + b * ohw;
-        for (int32_t i = 0; i < ohw; ++i) g[i] += w * dyc[i];
-      }
-    }
+  /* One image of one channel of the depthwise conv at a time. */
+  tcc_conv2d_params one_image = *d;
+  one_image.n = 1;
+  for (int32_t c0 = 0; c0 < e; c0 += group) {
+    const int32_t count = e - c0 < group ? e - c0 : group;
+    /* g2 = the projection's input gradient of channels c0.., masked; its sums. */
+    tcc_bottleneck_project(dy, project, g2, n, p->o, e, c0, count, ohw);
+    tcc_bottleneck_mask_sum(g2, depthwise_mask, depthwise_bias_grad, n, e, c0, count, ohw);
     for (int32_t b = 0; b < n; ++b)
-      tcc_mask_bits_f32(g2 + b * ohw, depthwise_mask, (b * e + ch) * ohw, ohw);
-    depthwise_bias_grad[ch] = tcc_sum_f32(g2, n * ohw);
-    tcc_depthwise_grad_input_channel_f32(g2, dw, ch, g1, d);
-    for (int32_t b = 0; b < n; ++b)
-      tcc_mask_bits_f32(g1 + b * hw, expand_mask, (b * e + ch) * hw, hw);
-    expand_bias_grad[ch] = tcc_sum_f32(g1, n * hw);
-    /* dx[ci] += expand[ch, ci] * g1: channel ch's terms of every sum over ch. */
+      for (int32_t j = 0; j < count; ++j)
+        tcc_depthwise_grad_input_channel_f32(g2 + (b * count + j) * ohw, dw, c0 + j,
+                                             g1 + (b * count + j) * hw, &one_image);
+    tcc_bottleneck_mask_sum(g1, expand_mask, expand_bias_grad, n, e, c0, count, hw);
+    /* dx[ci] += sum over j of expand[c0 + j, ci] * g1[j]: these channels' terms of
+     * every sum over the expanded channels, in increasing channel. */
     for (int32_t ci = 0; ci < p->c; ++ci) {
-      float one;
-      const float w = *tcc_weight_taps(expand, ch, ci, p->c, 1, &one);
+      float w[TCC_BOTTLENECK_GRAD_CHANNELS];
+      for (int32_t j = 0; j < count; ++j) {
+        float one;
+        w[j] = *tcc_weight_taps(expand, c0 + j, ci, p->c, 1, &one);
+      }
       for (int32_t b = 0; b < n; ++b) {
         float *dxc = dx + (b * p->c + ci) * hw;
-        const float *g = g1 + b * hw;
-        for (int32_t i = 0; i < hw; ++i) dxc[i] += w * g[i];
+        const float *g = g1 + b * count * hw;
+        for (int32_t i = 0; i < hw; ++i) {
+          float acc = dxc[i];
+          for (int32_t j = 0; j < count; ++j) acc += w[j] * g[j * hw + i];
+          dxc[i] = acc;
+        }
       }
     }
     if (param != NULL) {
-      tcc_qsgd_params one = *q;
-      one.coef += q->channels == 1 ? 0 : ch;
-      if (one.dead != NULL && q->channels != 1) one.dead += ch;
-      one.channels = 1;
-      tcc_conv2d_grad_weight_qsgd_s8x(g1, x, table, x_scratch, param + ch * p->x_channels,
-                                      &row, &one);
+      /* Rows c0.. of the expansion's weight, a 1x1 weight gradient of count outputs. */
+      const tcc_conv2d_params rows = {n, p->x_channels, d->h, d->w, count, 1, 1, d->h, d->w,
+                                      1, 1, 0, 0, 1, 1, 1};
+      tcc_qsgd_params part = *q;
+      if (q->channels != 1) {
+        part.coef += c0;
+        if (part.dead != NULL) part.dead += c0;
+        part.channels = count;
+      }
+      tcc_conv2d_grad_weight_qsgd_s8x(g1, x, table, x_scratch, param + c0 * p->x_channels,
+                                      &rows, &part);
     }
   }
 }

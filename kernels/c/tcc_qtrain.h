@@ -58,15 +58,17 @@ void tcc_conv2d_grad_weight_qsgd_s8x(const float *dy, const int8_t *x, const flo
 
 /* train.bottleneck_grad: the backward of an inverted bottleneck (dy [n, o, oh,
  * ow] -> 1x1 `project` [o, e] -> mask -> depthwise `dw` -> mask -> 1x1 `expand`
- * [e, c] -> dx [n, c, h, w]) one expanded channel at a time, in increasing
- * channel order: its g2 (n x oh x ow) and g1 (n x h x w) floats in `scratch`,
- * then the bias gradients of the depthwise and the expansion for that channel,
- * its terms of dx (the sums of tcc_conv2d_grad_input_w_f32), and with `param`
- * its row of the int8 expansion weight updated as tcc_conv2d_grad_weight_qsgd_s8x
- * does (after `expand` read it; x: the first x_channels channels of the input,
- * through `table`; then scratch also holds TCC_GRAD_WEIGHT_S8X_SCRATCH floats).
- * Masks hold one bit per element of [n, e, oh, ow] (depthwise_mask) and [n, e, h,
- * w] (expand_mask). */
+ * [e, c] -> dx [n, c, h, w]) TCC_BOTTLENECK_GRAD_CHANNELS expanded channels at a
+ * time (fewer if e is smaller), in increasing channel order: their g2 (n x oh x ow
+ * each) and g1 (n x h x w each) floats in `scratch`, then the bias gradients of
+ * the depthwise and the expansion for those channels, their terms of dx (the sums
+ * of tcc_conv2d_grad_input_w_f32), and with `param` their rows of the int8
+ * expansion weight updated as tcc_conv2d_grad_weight_qsgd_s8x does (after
+ * `expand` read them; x: the first x_channels channels of the input, through
+ * `table`; then scratch also holds TCC_GRAD_WEIGHT_S8X_SCRATCH floats). Masks hold
+ * one bit per element of [n, e, oh, ow] (depthwise_mask) and [n, e, h, w]
+ * (expand_mask). */
+#define TCC_BOTTLENECK_GRAD_CHANNELS 4
 typedef struct {
   int32_t n, o, e, c;           /* batch; channels of dy, expanded, of dx */
   int32_t x_channels;           /* x channels the update reads; 0: no update */

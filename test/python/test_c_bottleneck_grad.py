@@ -1,5 +1,5 @@
 """tcc_bottleneck_grad_f32 (train.bottleneck_grad: an inverted bottleneck's backward
-one expanded channel at a time) against the C kernels it fuses, run in sequence on
+a group of expanded channels at a time; 7 channels: a group of 4, then 3) against the C kernels it fuses, run in sequence on
 whole tensors: tcc_conv2d_grad_input_w_f32 (project, depthwise, expand),
 tcc_mask_grad_f32, tcc_bias_grad_f32 and tcc_conv2d_grad_weight_qsgd_s8x. The same
 bits for every result: depthwise kernels 3/5/7 (the stride-1 padded-copy path, the
@@ -160,7 +160,9 @@ def test_fused_backward_equals_the_kernels_in_sequence(lib, case, weights, updat
     # the fused kernel
     dx = np.full((n, c, h, h), np.nan, np.float32)
     bd, be = np.full(e, np.nan, np.float32), np.full(e, np.nan, np.float32)
-    scratch = np.full(n * (dw.oh * dw.ow + h * h) + 4 * n * h * h, np.nan, np.float32)
+    group = min(4, e)                              # TCC_BOTTLENECK_GRAD_CHANNELS
+    scratch = np.full(n * group * (dw.oh * dw.ow + h * h) + 4 * n * h * h, np.nan,
+                      np.float32)
     params = BottleneckGradParams(n, o, e, c, k_trained, dw)
     updating = update != "none"
     lib.tcc_bottleneck_grad_f32(

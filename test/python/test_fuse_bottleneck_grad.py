@@ -1,5 +1,5 @@
 """--train-fuse-bottleneck-grad and train.bottleneck_grad (a trained inverted
-bottleneck's backward, one expanded channel at a time).
+bottleneck's backward, a few expanded channels at a time).
 
 - The pass changes no result: MCUNet-5FPS's 124kb training step (trained expansion
   weights, whole and partial, bias-only blocks; skipped without ../shared), run by the
@@ -9,6 +9,7 @@ bottleneck's backward, one expanded channel at a time).
   blocks.10, 60 KB, no longer exists).
 - The C kernel (tcc_bottleneck_grad_f32, host build) trains as the interpreter does,
   the TTE test tolerances of test_c_training.
+- The memory report of that plan counts each op's scratch in its lower bound.
 (The chains the pass leaves alone are in test/Passes/train-fuse-bottleneck-grad.mlir.)
 """
 
@@ -59,13 +60,33 @@ def test_mcunet_step_is_unchanged_and_smaller():
     assert after <= 173 * 1024 < before, (before, after)
 
 
+@pytest.fixture(scope="module")
+def mcunet_fused(tmp_path_factory):
+    """MCUNet-5FPS 124kb planned for the M7 with every bottleneck fused."""
+    return tte_model("mcunet-5fps", tmp_path_factory.mktemp("mcunet") / "project",
+                     scheme="124kb", fuse="always")
+
+
+@needs_tte
+def test_report_counts_the_scratch(mcunet_fused):
+    """The memory report's lower bound counts each op's planned scratch (the fused
+    forward's rows at the peak, 9,920 B): the plan is within 2% of it."""
+    from tcc.compiler import memory_report
+    report = memory_report.function_report(mcunet_fused.module, STEP)
+    scratch = [t for t in report.tensors if t.kind == "scratch"]
+    assert any(t.op == "train.bottleneck_grad" for t in scratch)
+    assert all(t.upper == t.lower + 1 for t in scratch)
+    assert report.lower_bound_bytes <= report.peak_bytes <= report.lower_bound_bytes * 1.02
+    assert report.lower_bound_bytes == liveness.lower_bound(
+        find_function(mcunet_fused.module, STEP))
+
+
 @needs_gcc
 @needs_tte
-def test_c_step_equals_interpreter(kernel_objects, tmp_path):  # noqa: F811
+def test_c_step_equals_interpreter(kernel_objects, mcunet_fused):  # noqa: F811
     """MCUNet-5FPS 124kb with every bottleneck fused: the C step equals the
     interpreter."""
-    name = "mcunet-5fps"
-    model = tte_model(name, tmp_path / name, scheme="124kb", fuse="always")
+    name, model = "mcunet-5fps", mcunet_fused
     assert _count(model.module, "train.bottleneck_grad") == 7
     inputs, labels = tte_data(model, 2, 17)
     model.write_data(inputs, labels)

@@ -891,7 +891,7 @@ def Train_QSGDOp : Train_Op<"qsgd", [Pure]> {
 
 def Train_BottleneckGradOp : Train_Op<"bottleneck_grad",
                                      [Pure, AttrSizedOperandSegments]> {
-  let summary = "backward of an inverted bottleneck, one expanded channel at a time";
+  let summary = "backward of an inverted bottleneck, a few expanded channels at a time";
   let description = [{
     Exactly these ops (1x1 convs: stride 1, no padding, groups 1), with E the
     expanded channels:
@@ -903,10 +903,10 @@ def Train_BottleneckGradOp : Train_Op<"bottleneck_grad",
     and, with `update`, param' = conv2d_qsgd(param, g1, x, lr, weight_decay, qas)
     with param the int8 expansion weight that w_e dequantizes, read before its
     update. Every value of channel e of g2 and g1 depends on channel e of
-    them alone, so a kernel computes them one channel at a time: the expanded
-    gradients (E·HO·WO and E·H·W floats) never exist whole; dx accumulates
-    over the channels in increasing e, as conv2d_grad_input sums them
-    (--train-fuse-bottleneck-grad forms it).
+    them alone, so a kernel computes them a few channels at a time (4 in the
+    C kernel): the expanded gradients (E·HO·WO and E·H·W floats) never exist
+    whole; dx accumulates over the channels in increasing e, as
+    conv2d_grad_input sums them (--train-fuse-bottleneck-grad forms it).
 
     ```mlir
     %dx, %dbd, %dbe, %w2 = train.bottleneck_grad %dy project %wp
