@@ -109,7 +109,30 @@ static void tcc_bottleneck_project(const float *dy, const tcc_weight *w, float *
     for (int32_t b = 0; b < n; ++b) {
       const float *d = dy + (b * o + oc0) * hw;
       float *gb = g + b * count * hw;
-      for (int32_t i = 0; i < hw; ++i) {
+      int32_t i = 0;
+      if (count == 4) /* four channels in registers, the usual case */
+        for (; i < hw; ++i) {
+          float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+          if (oc0 > 0) {
+            a0 = gb[i];
+            a1 = gb[hw + i];
+            a2 = gb[2 * hw + i];
+            a3 = gb[3 * hw + i];
+          }
+          const float *wr = wb, *v = d + i;
+          for (int32_t r = 0; r < oc_count; ++r, wr += 4, v += hw) {
+            const float x = *v;
+            a0 += wr[0] * x;
+            a1 += wr[1] * x;
+            a2 += wr[2] * x;
+            a3 += wr[3] * x;
+          }
+          gb[i] = a0;
+          gb[hw + i] = a1;
+          gb[2 * hw + i] = a2;
+          gb[3 * hw + i] = a3;
+        }
+      for (; i < hw; ++i) {
         float acc[TCC_BOTTLENECK_GRAD_CHANNELS];
         for (int32_t j = 0; j < count; ++j) acc[j] = oc0 > 0 ? gb[j * hw + i] : 0.0f;
         for (int32_t r = 0; r < oc_count; ++r) {
@@ -173,7 +196,19 @@ void tcc_bottleneck_grad_f32(const float *dy, const tcc_weight *project, const t
       for (int32_t b = 0; b < n; ++b) {
         float *dxc = dx + (b * p->c + ci) * hw;
         const float *g = g1 + b * count * hw;
-        for (int32_t i = 0; i < hw; ++i) {
+        int32_t i = 0;
+        if (count == 4) {
+          const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+          for (; i < hw; ++i) {
+            float acc = dxc[i];
+            acc += w0 * g[i];
+            acc += w1 * g[hw + i];
+            acc += w2 * g[2 * hw + i];
+            acc += w3 * g[3 * hw + i];
+            dxc[i] = acc;
+          }
+        }
+        for (; i < hw; ++i) {
           float acc = dxc[i];
           for (int32_t j = 0; j < count; ++j) acc += w[j] * g[j * hw + i];
           dxc[i] = acc;
