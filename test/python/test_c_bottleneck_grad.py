@@ -10,13 +10,12 @@ channels.
 """
 import ctypes
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
-from test_c_fused_update import U8P, QsgdParams
-from test_c_kernels import F32P, I8P, KERNELS_DIR, Conv2dParams, make_params
+from test_c_fused_update import U8P, QsgdParams, qtrain_library
+from test_c_kernels import F32P, I8P, Conv2dParams, make_params
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs host gcc")
 
@@ -39,25 +38,15 @@ class BottleneckGradParams(ctypes.Structure):
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    so = tmp_path_factory.mktemp("bottleneck_grad") / "libtcc_bottleneck_grad.so"
-    subprocess.run(
-        ["gcc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra",
-         "-Wdouble-promotion", "-Werror", "-shared", "-fPIC"] +
-        [str(KERNELS_DIR / f) for f in ("tcc_kernels.c", "tcc_int8.c", "tcc_qtrain.c")] +
-        ["-o", str(so), "-lm"], check=True, capture_output=True, text=True, timeout=120)
-    lib = ctypes.CDLL(str(so))
     weight, conv, qsgd = (ctypes.POINTER(t) for t in (Weight, Conv2dParams, QsgdParams))
-    for name, argtypes in {
-            "tcc_conv2d_grad_input_w_f32": [F32P, weight, F32P, conv],
-            "tcc_mask_grad_f32": [F32P, I8P, F32P, ctypes.c_int32],
-            "tcc_bias_grad_f32": [F32P, F32P] + [ctypes.c_int32] * 3,
-            "tcc_conv2d_grad_weight_qsgd_s8x": [F32P, I8P, F32P, F32P, I8P, conv, qsgd],
-            "tcc_bottleneck_grad_f32": [F32P, weight, weight, I8P, weight, I8P, F32P, F32P,
-                                        F32P, I8P, I8P, F32P, qsgd, F32P,
-                                        ctypes.POINTER(BottleneckGradParams)]}.items():
-        fn = getattr(lib, name)
-        fn.argtypes, fn.restype = argtypes, None
-    return lib
+    return qtrain_library(tmp_path_factory.mktemp("bottleneck_grad"), {
+        "tcc_conv2d_grad_input_w_f32": [F32P, weight, F32P, conv],
+        "tcc_mask_grad_f32": [F32P, I8P, F32P, ctypes.c_int32],
+        "tcc_bias_grad_f32": [F32P, F32P] + [ctypes.c_int32] * 3,
+        "tcc_conv2d_grad_weight_qsgd_s8x": [F32P, I8P, F32P, F32P, I8P, conv, qsgd],
+        "tcc_bottleneck_grad_f32": [F32P, weight, weight, I8P, weight, I8P, F32P, F32P, F32P,
+                                    I8P, I8P, F32P, qsgd, F32P,
+                                    ctypes.POINTER(BottleneckGradParams)]})
 
 
 def _f(a):

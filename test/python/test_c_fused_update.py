@@ -26,26 +26,31 @@ class QsgdParams(ctypes.Structure):
         [(name, ctypes.c_int32) for name in ("channels", "inner", "zp", "qmin", "qmax")]
 
 
-@pytest.fixture(scope="module")
-def lib(tmp_path_factory):
-    so = tmp_path_factory.mktemp("qtrain") / "libtcc_qtrain.so"
+def qtrain_library(directory, signatures: dict) -> ctypes.CDLL:
+    """The C kernels (tcc_kernels.c, tcc_int8.c, tcc_qtrain.c) as a shared library in
+    `directory`, with the argument types of each function in `signatures`."""
+    so = directory / "libtcc_qtrain.so"
     subprocess.run(
         ["gcc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra",
          "-Wdouble-promotion", "-Werror", "-shared", "-fPIC"] +
         [str(KERNELS_DIR / f) for f in ("tcc_kernels.c", "tcc_int8.c", "tcc_qtrain.c")] +
         ["-o", str(so), "-lm"], check=True, capture_output=True, text=True, timeout=120)
     lib = ctypes.CDLL(str(so))
-    params = ctypes.POINTER(Conv2dParams)
-    for name, argtypes in {
-            "tcc_conv2d_grad_weight_f32": [F32P, F32P, F32P, params],
-            "tcc_qsgd_s8": [I8P, F32P, ctypes.c_int32, ctypes.POINTER(QsgdParams)],
-            "tcc_conv2d_grad_weight_qsgd_s8": [F32P, F32P, I8P, params,
-                                               ctypes.POINTER(QsgdParams)],
-            "tcc_conv2d_grad_weight_qsgd_s8x": [F32P, I8P, F32P, F32P, I8P, params,
-                                                ctypes.POINTER(QsgdParams)]}.items():
+    for name, argtypes in signatures.items():
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = argtypes, None
     return lib
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    params = ctypes.POINTER(Conv2dParams)
+    return qtrain_library(tmp_path_factory.mktemp("qtrain"), {
+        "tcc_conv2d_grad_weight_f32": [F32P, F32P, F32P, params],
+        "tcc_qsgd_s8": [I8P, F32P, ctypes.c_int32, ctypes.POINTER(QsgdParams)],
+        "tcc_conv2d_grad_weight_qsgd_s8": [F32P, F32P, I8P, params, ctypes.POINTER(QsgdParams)],
+        "tcc_conv2d_grad_weight_qsgd_s8x": [F32P, I8P, F32P, F32P, I8P, params,
+                                            ctypes.POINTER(QsgdParams)]})
 
 
 CASES = {
