@@ -606,9 +606,11 @@ def test_mcunet_fused_forward_host_build_equals_interpreter(tmp_path):
 @requires_models
 @pytest.mark.parametrize("name", ["mcunet-5fps", "mbv2-w0.35"])
 def test_cortex_m_fuses_when_the_plan_does_not_fit_otherwise(name, tmp_path, monkeypatch):
-    """`tcc --target=cortex-m7` fuses frozen bottlenecks (fewer bytes, more instructions)
-    only when the unfused arena does not fit the part's SRAM (--fuse-bottlenecks auto);
-    `always` fuses whenever that lowers the arena, `never` never does."""
+    """`tcc --target=cortex-m7` fuses bottlenecks (fewer bytes, more instructions) only
+    when the arena does not fit the part's SRAM otherwise (--fuse-bottlenecks auto): the
+    frozen forward chains first, the trained backward ones (train.bottleneck_grad, the
+    costlier) only if that is not enough; `always` takes the smallest arena, `never`
+    fuses nothing."""
     from tcc.compiler import driver
     from tcc.compiler.frontends.tte import import_tte
     path = tmp_path / f"{name}.mlir"
@@ -617,16 +619,23 @@ def test_cortex_m_fuses_when_the_plan_does_not_fit_otherwise(name, tmp_path, mon
 
     def compiled(mode):
         model = driver.prepare(path, driver.TrainingOptions(**options, fuse_bottlenecks=mode))
-        step = find_function(model.module, "train_step")
-        fused = any(op.name == "train.qbottleneck" for op in step.entry_block.operations)
-        return int(str(model.module.operation.attributes["train.arena_size"]).split()[0]), fused
+        names = [op.name for op in find_function(model.module, "train_step").entry_block.operations]
+        return (int(str(model.module.operation.attributes["train.arena_size"]).split()[0]),
+                "train.qbottleneck" in names, "train.bottleneck_grad" in names)
 
     never, always, auto = compiled("never"), compiled("always"), compiled("auto")
-    assert not never[1] and always[1] and always[0] < never[0]
+    assert never[1:] == (False, False) and always[1:] == (True, True)
+    assert always[0] < never[0]
     assert cortex_m.fits_ram(never[0], cortex_m.TARGETS["cortex-m7"])
     assert auto == never
-    # A part whose SRAM is one byte short of the unfused plan: auto fuses.
-    small = replace(cortex_m.TARGETS["cortex-m7"],
-                    ram_bytes=never[0] + cortex_m.RUNTIME_RAM_BYTES - 1)
-    monkeypatch.setitem(cortex_m.TARGETS, "cortex-m7", small)
+
+    def part(ram):      # a part with `ram` bytes of SRAM for the arena
+        return replace(cortex_m.TARGETS["cortex-m7"], ram_bytes=ram + cortex_m.RUNTIME_RAM_BYTES)
+
+    # One byte short of the unfused plan: auto fuses the forward, which fits.
+    monkeypatch.setitem(cortex_m.TARGETS, "cortex-m7", part(never[0] - 1))
+    forward = compiled("auto")
+    assert forward[1:] == (True, False) and always[0] < forward[0] < never[0]
+    # One byte short of that too: auto fuses the backward as well.
+    monkeypatch.setitem(cortex_m.TARGETS, "cortex-m7", part(forward[0] - 1))
     assert compiled("auto") == always
