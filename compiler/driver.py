@@ -145,7 +145,7 @@ def prepare(path: str | Path, options: TrainingOptions) -> TrainableModel:
             raise InputError("give either --scheme or --budget, not both")
         from .budget import choose_scheme
         # Candidates are measured as the target will compile them.
-        measured = replace(step, memory_passes=_memory_passes(options))
+        measured = replace(step, memory_passes=_memory_passes(options, module))
         choice = choose_scheme(module, options.budget, forward=options.forward, options=measured,
                                final_time_limit=options.plan_time_limit, filename=str(path))
         notes.append(choice.describe())
@@ -185,14 +185,13 @@ def _calibrate(model: TrainableModel) -> None:
     annotate_gradient_ranges(model.module, options.step, samples)
 
 
-def _memory_passes(options: TrainingOptions) -> tuple[str, ...]:
+def _memory_passes(options: TrainingOptions, module: ir.Module) -> tuple[str, ...]:
     """What a Cortex-M target may run on the step before reordering, the smallest
     plan the --budget search measures: 1-bit masks, fused bottlenecks unless fusion is
     off (schedule_and_plan fuses then only if the unfused arena exceeds the budget)."""
     if options.target not in cortex_m.TARGETS:
         return ()
-    target = cortex_m.TARGETS[options.target]
-    int16 = options.gradients == "int16" or options.gradients is None and not target.fpu
+    int16 = gradient_format(options, module) == "int16"
     return _cortex_m_passes(options) + \
         (_fusion_passes(options, int16) if options.fuse_bottlenecks != "never" else ())
 

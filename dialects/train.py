@@ -419,8 +419,9 @@ def bottleneck_grad(grad_output, project_weight, depthwise_weight, depthwise_mas
     bias = ir.RankedTensorType.get([channels], ir.F32Type.get())
     param, x = update if update is not None else (None, None)
     op = _gen.BottleneckGradOp(
-        grad_input_type, bias, bias, param.type if param is not None else None, grad_output, project_weight, depthwise_weight, depthwise_mask,
-        expand_weight, expand_mask, param=param, input=x, stride=list(stride),
+        grad_input_type, bias, bias, param.type if param is not None else None, grad_output,
+        project_weight, depthwise_weight, depthwise_mask, expand_weight, expand_mask,
+        param=param, input=x, stride=list(stride),
         padding=list(padding), lr=_f32(lr) if lr is not None else None,
         weight_decay=_f32(weight_decay), qas=ir.UnitAttr.get() if qas else None,
         loc=loc, ip=ip)

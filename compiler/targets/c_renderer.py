@@ -822,15 +822,14 @@ class CRenderer:
         if not liveness.dequantizes_input(op):
             return lines + [f"  tcc_conv2d_grad_weight_qsgd_s8({args[1]}, {args[2]}, "
                             f"{result}, &p, &q);", "}"]
-        return lines + self._dequantize_table(op.operands[2]) + [
+        return lines + self._dequantize_table(op.operands[2], format_location(op.location)) + [
             f"  tcc_conv2d_grad_weight_qsgd_s8x({args[1]}, {args[2]}, table, "
             f"TCC_F32({scratch_offset(op)}), {result}, &p, &q);", "}"]
 
-    def _dequantize_table(self, value) -> list[str]:
+    def _dequantize_table(self, value, where: str) -> list[str]:
         """`table`: each int8 value of per-tensor `value` as quant.dcast gives it,
         (q - z) * s in double, as float."""
-        scale, zp, _ = _quantization(value, format_location(value.owner.location)
-                                     if isinstance(value, ir.OpResult) else "")
+        scale, zp, _ = _quantization(value, where)
         table = ((np.arange(-128, 128, dtype=np.float64) - zp) * scale[0]).astype(np.float32)
         return ["  " + line for line in self._array("static const float table", table, "f32")]
 
@@ -845,7 +844,7 @@ class CRenderer:
         k = dims(op.operands[7])[1] if update else 0
         if update:
             lines, _ = self._qsgd_params(op, [e, k, 1, 1], op.operands[6])
-            lines += self._dequantize_table(op.operands[7])
+            lines += self._dequantize_table(op.operands[7], where)
         else:
             lines = ["{"]
         for name, position in zip(("wp", "wd", "we"), BOTTLENECK_GRAD_WEIGHTS):

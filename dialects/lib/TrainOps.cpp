@@ -957,14 +957,19 @@ LogicalResult ClampGradOp::verify() {
 }
 
 /// Checks that `mask` has one bit per element of `tensor`: ceil(numel / 8) bytes.
-static LogicalResult verifyMaskBytes(Operation *op, Value tensor, Value mask) {
-  int64_t elements = tensorType(tensor).getNumElements();
+/// The bytes of a one-bit-per-element mask of `elements` values.
+static LogicalResult expectMaskOf(Operation *op, Value mask, int64_t elements,
+                                  StringRef what) {
   int64_t bytes = tensorType(mask).getDimSize(0);
   if (bytes != (elements + 7) / 8)
-    return op->emitOpError() << "expected a mask of " << (elements + 7) / 8
+    return op->emitOpError() << "expected " << what << " of " << (elements + 7) / 8
                              << " bytes (one bit per element of " << elements
                              << "), got " << bytes;
   return success();
+}
+
+static LogicalResult verifyMaskBytes(Operation *op, Value tensor, Value mask) {
+  return expectMaskOf(op, mask, tensorType(tensor).getNumElements(), "a mask");
 }
 
 LogicalResult ClampMaskOp::verify() {
@@ -1067,17 +1072,6 @@ LogicalResult Conv2dQSGDOp::verify() {
   if (isa<quant::UniformQuantizedPerAxisType>(
           tensorType(getParam()).getElementType()))
     return verifyQuantWeight(*this, getParam());
-  return success();
-}
-
-/// The bytes of a one-bit-per-element mask of `elements` values.
-static LogicalResult expectMaskOf(Operation *op, Value mask, int64_t elements,
-                                  StringRef what) {
-  int64_t bytes = tensorType(mask).getDimSize(0);
-  if (bytes != (elements + 7) / 8)
-    return op->emitOpError() << "expected " << what << " of " << (elements + 7) / 8
-                             << " bytes (one bit per element of " << elements
-                             << "), got " << bytes;
   return success();
 }
 
